@@ -1,0 +1,106 @@
+"""Result files: atomic writes and provenance (config, versions, device, git commit).
+
+Every file is written to a temporary name in the same folder and renamed into
+place, so an interrupted run never leaves a half-written result behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_write_csv",
+           "provenance"]
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path, obj) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+
+
+def atomic_write_csv(path, rows: list[dict]) -> Path:
+    """Write a list of flat dicts as CSV (columns: union of keys, in first-seen order)."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _jsonable(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+    return atomic_write_text(path, buf.getvalue())
+
+
+def _jsonable(obj):
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (list, dict)):
+        return json.dumps(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                           capture_output=True, text=True, timeout=5).stdout.strip()
+    return out.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def provenance(device: str = "cpu", config: dict | None = None) -> dict:
+    """What produced a result: config, package versions, device, machine, git commit."""
+    import numpy
+    import scipy
+
+    from . import __version__
+
+    versions = {"finite_expressivity": __version__, "numpy": numpy.__version__,
+                "scipy": scipy.__version__, "python": platform.python_version()}
+    try:
+        import torch  # noqa: PLC0415 - optional
+
+        versions["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return {
+        "config": config or {},
+        "versions": versions,
+        "device": device,
+        "machine": {"platform": platform.platform(), "processor": platform.machine(),
+                    "cpus": os.cpu_count()},
+        "git_commit": _git_commit(),
+    }

@@ -1,0 +1,254 @@
+"""The Theorem 1 job: data -> fit -> float64 forward -> exact certificate -> report.
+
+``run_theorem`` is what ``fe theorem`` calls; it returns a plain dict (the
+``--json`` output) and does no printing beyond progress on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .certify import certify, diagnose
+from .construction import fit
+
+__all__ = ["theorem_data", "read_user_data", "run_theorem", "to_backend"]
+
+_DATASETS = ("mnist", "fashion-mnist", "gaussian")
+
+
+@contextmanager
+def stage(name: str, seconds: dict, *, verbose: bool = True):
+    """Time a stage into ``seconds[name]``; tell stderr when a stage is slow."""
+    start = time.perf_counter()
+    if verbose:
+        print(f"fe: {name} ...", file=sys.stderr, flush=True)
+    yield
+    seconds[name] = time.perf_counter() - start
+    if verbose and seconds[name] >= 1.0:
+        print(f"fe: {name} done in {seconds[name]:.2f} s", file=sys.stderr, flush=True)
+
+
+def read_user_data(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read the user's X and y.
+
+    Accepted forms: ``data.npz`` holding arrays ``X`` and ``y`` (also ``x``,
+    ``labels``); ``X.npy,y.npy`` (two files, comma-separated); ``data.csv``
+    whose last column is the label (a header row is skipped).
+    """
+    if "," in path and not Path(path).exists():
+        xs, ys = path.split(",", 1)
+        for p in (xs, ys):
+            if not Path(p).is_file():
+                raise FileNotFoundError(f"--data: no such file {p!r}")
+        return np.load(xs, allow_pickle=False), np.load(ys, allow_pickle=False)
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"--data: no such file {path!r} (give .npz, X.npy,y.npy or .csv)")
+    if p.suffix == ".npz":
+        with np.load(p, allow_pickle=False) as f:
+            xk = next((k for k in ("X", "x") if k in f.files), None)
+            yk = next((k for k in ("y", "labels", "Y") if k in f.files), None)
+            if xk is None or yk is None:
+                raise ValueError(f"--data {path}: expected arrays named X and y, found {f.files}")
+            return f[xk], f[yk]
+    if p.suffix == ".csv":
+        with open(p) as f:
+            first = f.readline()
+        skip = 0 if _numeric_row(first) else 1
+        try:
+            table = np.loadtxt(p, delimiter=",", skiprows=skip, ndmin=2)
+        except ValueError as exc:
+            raise ValueError(f"--data {path}: not a numeric CSV ({exc})") from None
+        if table.shape[1] < 2:
+            raise ValueError(f"--data {path}: need at least two columns (features..., label)")
+        return table[:, :-1], table[:, -1]
+    raise ValueError(f"--data {path}: unknown format {p.suffix!r}; give .npz, X.npy,y.npy or .csv")
+
+
+def _numeric_row(line: str) -> bool:
+    try:
+        [float(v) for v in line.strip().split(",") if v.strip()]
+        return True
+    except ValueError:
+        return False
+
+
+def theorem_data(dataset: str = "mnist", *, n: int | None = None, d: int = 32, labels: str = "random",
+                 seed: int = 0, data_path: str | None = None, cache: str | None = None):
+    """Points and labels for the Theorem 1 job.
+
+    Parameters
+    ----------
+    dataset : {"mnist", "fashion-mnist", "gaussian"}
+        Ignored when ``data_path`` is given.
+    n : int, optional
+        Use the first n training points (gaussian: draw n; default 100,000).
+    d : int
+        Dimension of gaussian data.
+    labels : {"random", "true"}
+        Random labels are integers drawn uniformly from the dataset's classes
+        (10 for gaussian and user data with non-integer labels).
+    seed : int
+        Seeds the labels (stream ``[seed, 1]``) and gaussian points
+        (stream ``[seed, 0]``); the construction uses ``seed`` itself.
+
+    Returns
+    -------
+    X : numpy.ndarray, float64 (n, d)
+    y : numpy.ndarray, float64 (n,)
+    meta : dict
+    """
+    if labels not in ("random", "true"):
+        raise ValueError(f"--labels must be 'random' or 'true', got {labels!r}")
+    if n is not None and n < 1:
+        raise ValueError(f"--n must be a positive number of points, got {n}")
+    if data_path is not None:
+        X, y = read_user_data(data_path)
+        if X.ndim > 2:
+            X = X.reshape(X.shape[0], -1)
+        name, classes, source = Path(data_path.split(",")[0]).name, None, data_path
+    elif dataset == "gaussian":
+        if labels == "true":
+            raise ValueError("--labels true needs a dataset with labels; gaussian points only have random ones")
+        if d < 1:
+            raise ValueError(f"--d must be a positive dimension, got {d}")
+        n = 100_000 if n is None else n
+        X = np.random.default_rng([seed, 0]).standard_normal((n, d))
+        y, name, classes, source = None, "gaussian", 10, "numpy default_rng([seed, 0]).standard_normal"
+    elif dataset in ("mnist", "fashion-mnist"):
+        from .data import load
+
+        ds = load(dataset, cache)
+        X, y = ds.train_matrix(), ds.train_labels
+        name, classes, source = dataset, ds.n_classes, f"{dataset} sha256 {ds.sha256}"
+    else:
+        raise ValueError(f"--dataset must be one of {list(_DATASETS)}, got {dataset!r}")
+    if n is not None and n > X.shape[0]:
+        raise ValueError(f"--n {n} exceeds the {X.shape[0]} points available")
+    if n is not None:
+        X = X[:n]
+        y = None if y is None else y[:n]
+    if labels == "random":
+        if classes is None:
+            yy = np.asarray(y)
+            classes = int(yy.max()) + 1 if yy.size and np.all(yy == np.round(yy)) and yy.min() >= 0 else 10
+        y = np.random.default_rng([seed, 1]).integers(0, classes, size=X.shape[0])
+    meta = {"dataset": name, "labels": labels, "classes": classes, "source": source}
+    return X, y, meta
+
+
+def to_backend(arrays, backend: str):
+    """Move NumPy arrays to ``numpy``, ``torch`` (CUDA if available) or ``cupy``."""
+    if backend == "numpy":
+        return arrays, "cpu"
+    if backend == "torch":
+        try:
+            import torch
+        except ImportError:
+            raise ValueError("--backend torch needs PyTorch: pip install 'finite-expressivity[torch]'") from None
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        return [torch.as_tensor(np.asarray(a, dtype=np.float64), device=dev) for a in arrays], f"torch:{dev}"
+    if backend == "cupy":
+        try:
+            import cupy
+        except ImportError:
+            raise ValueError("--backend cupy needs CuPy and a CUDA GPU: pip install 'finite-expressivity[gpu]'") from None
+        return [cupy.asarray(np.asarray(a, dtype=np.float64)) for a in arrays], "cupy:cuda"
+    raise ValueError(f"--backend must be numpy, torch or cupy, got {backend!r}")
+
+
+def _sync(x):
+    """Wait for asynchronous GPU work on ``x`` to finish (for honest timings)."""
+    mod = type(x).__module__
+    if mod.startswith("torch") and x.is_cuda:
+        import torch
+
+        torch.cuda.synchronize()
+    elif mod.startswith("cupy"):
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+
+
+def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | None = None,
+                forward_sample: int | None = None, save: str | None = None, verbose: bool = True,
+                meta: dict | None = None) -> dict:
+    """Build, verify and certify the Theorem 1 network; return the report.
+
+    Parameters
+    ----------
+    X, y : numpy.ndarray
+        Points (n, d) and labels (n,).
+    forward_sample : int, optional
+        The plain float64 forward pass costs O(n^2); it runs on all points when
+        n is at most this, else on a seeded random sample of this many points.
+        Default: ``min(n, 4e9 // n)`` (all of MNIST; 4,000 points of a million).
+    """
+    from .validation import to_numpy
+
+    seconds: dict = {}
+    (Xb, yb), device = to_backend([X, y], backend)
+    with stage("construct", seconds, verbose=verbose):
+        net = fit(Xb, yb, seed=seed)
+        _sync(net.w)
+    with stage("floor (one projection and one sort)", seconds, verbose=verbose):
+        z = Xb @ net.a
+        _sync(z.argsort())
+    seconds["floor"] = seconds.pop("floor (one projection and one sort)")
+    n = X.shape[0]
+    if forward_sample is None:
+        forward_sample = max(1, min(n, 4_000_000_000 // n))
+    if forward_sample < 1:
+        raise ValueError(f"--forward-sample must be positive, got {forward_sample}")
+    idx = (np.arange(n) if n <= forward_sample
+           else np.sort(np.random.default_rng([seed, 2]).choice(n, forward_sample, replace=False)))
+    with stage(f"float64 forward on {idx.size:,} points", seconds, verbose=verbose):
+        sub = Xb[idx] if backend == "numpy" else Xb[_index(idx, Xb)]
+        out = to_numpy(net(sub))
+    seconds["forward"] = seconds.pop(f"float64 forward on {idx.size:,} points")
+    host = net.to_numpy()
+    with stage("exact certificate", seconds, verbose=verbose):
+        cert = certify(host, X, np.asarray(y, dtype=np.float64), tol=tol)
+    seconds["certify"] = seconds.pop("exact certificate")
+    with stage("diagnostics", seconds, verbose=verbose):
+        diag = diagnose(host, X, tol=cert.tol)
+    seconds["diagnose"] = seconds.pop("diagnostics")
+    if save:
+        host.save(save)
+    res64 = np.abs(out - np.asarray(y, dtype=np.float64)[idx])
+    report = {
+        **(meta or {}),
+        "n": int(n), "d": int(X.shape[1]), "n_params": host.n_params,
+        "train_accuracy": cert.accuracy,
+        "float64_accuracy": float(np.mean(res64 < 0.5)),
+        "float64_points": int(idx.size),
+        "max_residual_exact": cert.max_residual,
+        "max_residual_float64": float(res64.max()),
+        "certified": cert.certified, "tol": cert.tol,
+        "seed": seed, "backend": backend, "device": device,
+        "min_projection_gap": diag.min_gap, "max_abs_weight": diag.max_abs_weight,
+        "projection_digits": diag.projection_digits, "digits_needed": diag.digits_needed,
+        "duplicates": diag.duplicates,
+        "construction": {k: v for k, v in host.info.items() if k != "seed"},
+        "seconds": seconds,
+        "construct_over_floor": seconds["construct"] / seconds["floor"],
+    }
+    if save:
+        report["saved"] = str(save)
+    return report
+
+
+def _index(idx, like):
+    mod = type(like).__module__
+    if mod.startswith("torch"):
+        import torch
+
+        return torch.as_tensor(idx, device=like.device)
+    import cupy
+
+    return cupy.asarray(idx)

@@ -1,0 +1,96 @@
+"""Input checks shared by the construction, the forward pass and the certificate.
+
+Each check raises ``ValueError`` or ``TypeError`` with one line that names the
+argument, what was expected, what came, and how to fix it. Cheap checks come
+first (a single ``sum`` tells whether a scan for NaN/inf is needed at all).
+"""
+
+from __future__ import annotations
+
+import array_api_compat
+import numpy as np
+
+__all__ = ["namespace", "check_points", "check_labels", "to_numpy"]
+
+
+def namespace(*arrays):
+    """The array namespace shared by ``arrays`` (NumPy, PyTorch or CuPy).
+
+    Raises a clear error for non-arrays, mixed libraries and mixed devices.
+    """
+    arrays = [x for x in arrays if x is not None]
+    for x in arrays:
+        if not array_api_compat.is_array_api_obj(x):
+            raise TypeError(
+                f"expected a NumPy, PyTorch or CuPy array, got {type(x).__name__}; "
+                "wrap lists with numpy.asarray"
+            )
+    try:
+        xp = array_api_compat.array_namespace(*arrays)
+    except TypeError as exc:
+        raise TypeError(f"arrays come from different libraries ({exc}); convert them to one") from None
+    devices = {str(array_api_compat.device(x)) for x in arrays}
+    if len(devices) > 1:
+        raise ValueError(f"arrays live on different devices {sorted(devices)}; move them to one device")
+    return xp
+
+
+def _check_dtype(name, x, xp):
+    if xp.isdtype(x.dtype, "bool") or not xp.isdtype(x.dtype, ("real floating", "integral")):
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}; convert it to float64")
+
+
+def _check_finite(name, x, xp):
+    total = xp.sum(x) if x.size else 0.0  # inf/NaN anywhere make the sum non-finite
+    if not bool(xp.isfinite(xp.asarray(total))):
+        bad = xp.logical_not(xp.isfinite(x))
+        if bool(xp.any(bad)):
+            idx = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int8)))
+            row = idx // (x.shape[1] if x.ndim == 2 else 1)
+            raise ValueError(f"{name} contains NaN or inf (first at row {row}); remove or impute those rows")
+
+
+def check_points(X, xp, name="X", *, finite=True):
+    """Validate points: 2-D, non-empty, real, finite; return them as float64.
+
+    ``finite=False`` skips the NaN/inf scan for callers that get it for free
+    (``fit`` reads max and min of X anyway).
+    """
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n, d), got {X.ndim}-D with shape {tuple(X.shape)}; "
+            "reshape a single point with X.reshape(1, -1) or flatten images with X.reshape(n, -1)"
+        )
+    n, d = X.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(X.shape)}); need at least one point with one coordinate")
+    _check_dtype(name, X, xp)
+    X = xp.astype(X, xp.float64, copy=False)
+    if finite:
+        _check_finite(name, X, xp)
+    return X
+
+
+def check_labels(y, n, xp, name="y"):
+    """Validate labels for n points: shape (n,) or (n, k), real, finite; return float64."""
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{name} must have shape (n,) or (n, k), got shape {tuple(y.shape)}")
+    if y.shape[0] != n:
+        raise ValueError(f"X has {n} points but {name} has {y.shape[0]} labels; they must match")
+    if y.ndim == 2 and y.shape[1] == 0:
+        raise ValueError(f"{name} has shape {tuple(y.shape)}: no outputs; give at least one column")
+    _check_dtype(name, y, xp)
+    y = xp.astype(y, xp.float64, copy=False)
+    _check_finite(name, y, xp)
+    return y
+
+
+def to_numpy(x) -> np.ndarray:
+    """A host NumPy copy (or view) of any supported array."""
+    if array_api_compat.is_numpy_array(x):
+        return x
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    return np.asarray(x)
