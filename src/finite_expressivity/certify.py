@@ -16,13 +16,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
 from .exact import exact_slices, plan_slices, to_dyadic_ints
 from .validation import check_labels, check_points, namespace, to_numpy
 
-__all__ = ["Certificate", "Diagnostics", "certify", "diagnose", "exact_outputs"]
+__all__ = ["Certificate", "Diagnostics", "Projections", "certify", "diagnose", "exact_outputs",
+           "exact_projections"]
 
 _LIMB = 20  # bits of a per exact pass
 
@@ -86,14 +88,24 @@ def _default_tol(y: np.ndarray) -> float:
     return 1e-6 * max(1.0, float(np.max(np.abs(y)))) if y.size else 1e-6
 
 
-def exact_projections(X: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, int]:
+class Projections(NamedTuple):
+    """Exact projections ``X @ a == Z * 2**E`` (Python ints) and a float64 approximation."""
+
+    Z: np.ndarray
+    E: int
+    approx: np.ndarray
+
+
+def exact_projections(X: np.ndarray, a: np.ndarray) -> Projections:
     """``X @ a`` exactly, as Python integers ``Z`` with ``X @ a == Z * 2**E``.
 
     Works for any float64 ``a``: it is split into integer limbs of 20 bits and
-    each limb's product is computed error-free by slicing X.
+    each limb's product is computed error-free by slicing X. Compute it once
+    and pass it to :func:`certify` and :func:`diagnose` to save the work.
     """
+    X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
-    A, Ea = to_dyadic_ints(a)
+    A, Ea = to_dyadic_ints(np.asarray(to_numpy(a), dtype=np.float64))
     top = max((abs(int(v)).bit_length() for v in A), default=0)
     xmax = float(np.max(np.abs(X))) if X.size else 0.0
     terms = []  # (float slice, extra power of two)
@@ -103,15 +115,18 @@ def exact_projections(X: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, int]:
         if not np.any(limb):
             continue
         plan = plan_slices(xmax, d, _LIMB, n=n)
-        terms += [(s, Ea + _LIMB * t) for s in exact_slices(X, limb, plan)]
+        terms += [(sl, Ea + _LIMB * t) for sl in exact_slices(X, limb, plan)]
     if not terms:
-        return np.zeros(n, dtype=object), 0
-    ints = [(to_dyadic_ints(s), shift) for s, shift in terms]
+        return Projections(np.zeros(n, dtype=object), 0, np.zeros(n))
+    approx = np.zeros(n)
+    for sl, shift in sorted(terms, key=lambda term: -term[1]):
+        approx += np.ldexp(sl, shift)
+    ints = [(to_dyadic_ints(sl), shift) for sl, shift in terms]
     E = min(e + shift for (_, e), shift in ints)
     Z = np.zeros(n, dtype=object)
     for (m, e), shift in ints:
         Z = Z + m * (1 << (e + shift - E))
-    return Z, E
+    return Projections(Z, E, approx)
 
 
 def _count_below(b_sorted: np.ndarray, b_int: np.ndarray, z_int: np.ndarray, z_approx: np.ndarray) -> np.ndarray:
@@ -142,8 +157,8 @@ def _int_to_float(v: int, e: int) -> float:
     return math.ldexp(float(v), e)
 
 
-def exact_outputs(net, X: np.ndarray):
-    """Exact network outputs on X: (integers ``C`` of shape (n, k), exponent ``E``).
+def exact_outputs(net, X: np.ndarray, projections: Projections | None = None):
+    """Exact network outputs on X: integers ``C`` of shape (n, k) and exponent ``E``.
 
     ``C * 2**E`` is the exact output of the stored float64 network.
     """
@@ -151,12 +166,11 @@ def exact_outputs(net, X: np.ndarray):
     w2 = w[:, None] if w.ndim == 1 else w
     order = np.argsort(b, kind="stable")
     b_sorted, w_sorted = b[order], w2[order]
-    Z, Ez = exact_projections(X, a)
+    Z, Ez, z_approx = projections if projections is not None else exact_projections(X, a)
     B, Eb = to_dyadic_ints(b_sorted)
     m = min(Ez, Eb)
     z_al = Z * (1 << (Ez - m))
     b_al = B * (1 << (Eb - m))
-    z_approx = np.array([_int_to_float(int(v), m) for v in z_al], dtype=np.float64)
     k = _count_below(b_sorted, b_al, z_al, z_approx)
     cols = []
     Ec_all = []
@@ -169,10 +183,10 @@ def exact_outputs(net, X: np.ndarray):
         Ec_all.append(Ew + m)
     E = min(Ec_all)
     C = np.stack([col * (1 << (e - E)) for col, e in zip(cols, Ec_all)], axis=1)
-    return C, E, (Z, Ez, k)
+    return C, E
 
 
-def certify(net, X, y, *, tol: float | None = None) -> Certificate:
+def certify(net, X, y, *, tol: float | None = None, projections: Projections | None = None) -> Certificate:
     """Evaluate the stored network exactly at every training point.
 
     Parameters
@@ -182,6 +196,8 @@ def certify(net, X, y, *, tol: float | None = None) -> Certificate:
     y : array, shape (n,) or (n, k)
     tol : float, optional
         Certification tolerance; default ``1e-6 * max(1, max|y|)``.
+    projections : Projections, optional
+        ``exact_projections(X, net.a)``, if already computed.
 
     Returns
     -------
@@ -198,7 +214,7 @@ def certify(net, X, y, *, tol: float | None = None) -> Certificate:
     if not tol >= 0:
         raise ValueError(f"tol must be a non-negative number, got {tol}")
     y2 = y[:, None] if y.ndim == 1 else y
-    C, Ec, _ = exact_outputs(net, X)
+    C, Ec = exact_outputs(net, X, projections)
     Yi, Ey = to_dyadic_ints(y2)
     E = min(Ec, Ey)
     R = C * (1 << (Ec - E)) - Yi * (1 << (Ey - E))
@@ -221,7 +237,7 @@ def certify(net, X, y, *, tol: float | None = None) -> Certificate:
     )
 
 
-def diagnose(net, X, *, tol: float = 1e-6) -> Diagnostics:
+def diagnose(net, X, *, tol: float = 1e-6, projections: Projections | None = None) -> Diagnostics:
     """Smallest projection gap, largest weight and digits of precision needed.
 
     Parameters
@@ -231,13 +247,15 @@ def diagnose(net, X, *, tol: float = 1e-6) -> Diagnostics:
         The training points.
     tol : float
         Tolerance for ``digits_needed``.
+    projections : Projections, optional
+        ``exact_projections(X, net.a)``, if already computed.
     """
     xp = namespace(X)
     X = to_numpy(check_points(X, xp))
     a = np.asarray(to_numpy(net.a), dtype=np.float64)
-    Z, Ez = exact_projections(X, a)
-    zf = np.array([_int_to_float(int(v), Ez) for v in Z])
-    order = np.lexsort((np.arange(len(zf)), zf))
+    proj = projections if projections is not None else exact_projections(X, a)
+    Z, Ez, zf = proj
+    order = np.argsort(zf, kind="stable")
     Zs = Z[order]
     diffs = Zs[1:] - Zs[:-1] if len(Zs) > 1 else np.array([], dtype=object)
     positive = [int(v) for v in diffs if v > 0]
@@ -246,7 +264,7 @@ def diagnose(net, X, *, tol: float = 1e-6) -> Diagnostics:
     zmax = float(np.max(np.abs(zf)))
     # sum_j |w_j| relu(z_i - b_j), exactly, with |w| in place of w
     absnet = type(net)(a, np.asarray(to_numpy(net.b)), np.abs(np.asarray(to_numpy(net.w))))
-    C, Ec, _ = exact_outputs(absnet, X)
+    C, Ec = exact_outputs(absnet, X, proj)
     smax = _int_to_float(int(max(np.abs(C).ravel().tolist(), default=0)), Ec)
     wmax = float(np.max(np.abs(to_numpy(net.w))))
     return Diagnostics(

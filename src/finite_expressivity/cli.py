@@ -18,6 +18,7 @@ from . import __version__
 # One entry per module providing ``register(subparsers)``; add yours here.
 _COMMANDS = (
     "finite_expressivity.theorem_cli",
+    "finite_expressivity.check_cli",
     "finite_expressivity.data.cli",
 )
 

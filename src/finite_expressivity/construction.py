@@ -38,14 +38,14 @@ import math
 
 import numpy as np
 
-from .exact import plan_slices, project, two_sum
+from .exact import NonFinite, plan_slices, project, two_sum
 from .network import TwoLayerReLU
 from .validation import check_labels, check_points, namespace, to_numpy
 
 __all__ = ["fit"]
 
 _MAX_JACOBI = 200
-_MAX_CARRY = 12
+_MAX_CARRY = 8
 _EPS = 2.0**-53
 
 
@@ -88,7 +88,7 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
         Non-numeric arrays.
     """
     xp = namespace(X, y)
-    X = check_points(X, xp, finite=False)  # finiteness comes with max/min below
+    X = check_points(X, xp, finite=False)  # project() finds NaN/inf block by block
     n, d = X.shape
     y = check_labels(y, n, xp)
     if max_tries < 1:
@@ -97,11 +97,8 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
     device = _device(X)
     if chunk_rows is None:
         chunk_rows = 8192 if "cpu" in str(device).lower() else max(n, 1)
-    xmax = max(float(xp.max(X)), -float(xp.min(X)))  # also NaN/inf if X has any
-    if not math.isfinite(xmax):
-        check_points(X, xp, finite=True)  # names the first bad row
-    a_bits, grid_data = _direction_bits(X, xmax, d)
-    plan = plan_slices(xmax, d, a_bits, n=n, grid_data=grid_data)
+    a_bits, grid_data = _direction_bits(X, d)
+    plan = plan_slices(1.0, d, a_bits, n=n, grid_data=grid_data)  # e_top is set per block
     y2 = y if y.ndim == 2 else y[:, None]
     last = None
     for attempt in range(max_tries):
@@ -109,7 +106,11 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
         if not np.any(a_np):
             continue
         a = xp.asarray(a_np, device=device)
-        hi, lo, err = project(X, a, plan, xp, chunk_rows=chunk_rows)
+        try:
+            hi, lo, err = project(X, a, plan, xp, chunk_rows=chunk_rows)
+        except NonFinite:
+            check_points(X, xp, finite=True)  # names the first bad row
+            raise
         try:
             b, w, stats = _solve(X, y2, hi, lo, err, xp)
         except _Collision as exc:
@@ -124,7 +125,7 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
     raise ValueError(f"{last} (tried {max_tries} random directions); such points cannot be fitted in float64")
 
 
-def _direction_bits(X, xmax: float, d: int) -> tuple[int, bool]:
+def _direction_bits(X, d: int) -> tuple[int, bool]:
     """Bits of the integer entries of ``a``.
 
     Data on a coarse dyadic grid (MNIST: pixels k/256) get as many bits as keep
@@ -137,8 +138,9 @@ def _direction_bits(X, xmax: float, d: int) -> tuple[int, bool]:
     rows = to_numpy(X[:: max(1, n // 2048), ...])
     v = rows[rows != 0]
     log2d = math.ceil(math.log2(d)) if d > 1 else 0
-    if v.size == 0 or xmax == 0:
+    if v.size == 0 or not np.all(np.isfinite(v)):
         return 20, False
+    xmax = float(np.max(np.abs(v)))
     mant, expo = np.frexp(np.abs(v))
     im = (mant * 2.0**53).astype(np.int64)
     low_bit = np.log2(im & -im).astype(np.int64)  # trailing zeros of the mantissa
@@ -165,8 +167,8 @@ def _solve(X, y, hi, lo, err, xp):
     keep = None  # all points distinct
     hu, lu, yu = hs, ls, ys
     if n > 1:
-        gh, gl = two_sum(hs[1:], -hs[:-1])
-        tied = gh + (gl + (ls[1:] - ls[:-1])) <= 2 * err
+        # hs[i+1] - hs[i] is exact whenever it is small (Sterbenz), which is all that matters here
+        tied = (hs[1:] - hs[:-1]) + (ls[1:] - ls[:-1]) <= 2 * err
         if bool(xp.any(tied)):
             _check_ties(X, ys, order, tied, xp)
             keep = xp.concat([xp.ones((1,), dtype=xp.bool, device=_device(hi)), xp.logical_not(tied)])
@@ -182,13 +184,12 @@ def _solve(X, y, hi, lo, err, xp):
     # smallest-ish float64 certainly above the exact z_{i-1} (its error is at most err)
     above = xp.nextafter(hu[:-1] + (lu[:-1] + 2 * err), xp.asarray(math.inf, dtype=xp.float64))
     b = xp.concat([b0, above])
-    th, tl = two_sum(hu, -b)
-    u = th + (tl + lu)  # z_i - b_i > 0
-    eps = (b[1:] - hu[:-1]) - lu[:-1]  # b_{i+1} - z_i > err
-    if m > 1 and bool(xp.any(u[1:] <= 2 * err + 4 * xp.abs(eps))) or bool(xp.any(eps <= err)):
-        bad = int(xp.argmin(u[1:] - 2 * err - 4 * xp.abs(eps))) + 1 if m > 1 else 0
+    u = (hu - b) + lu  # z_i - b_i > 0, to a relative error of a few ulps
+    eps = (b[1:] - hu[:-1]) - lu[:-1]  # b_{i+1} - z_i > err (b - hu is exact: Sterbenz)
+    if m > 1 and (bool(xp.any(u[1:] <= 2 * err + 4 * eps)) or bool(xp.any(eps <= err))):
+        bad = int(xp.argmin(u[1:] - 2 * err - 4 * eps)) + 1
         slots = to_numpy(xp.nonzero(keep)[0]) if keep is not None else np.arange(m)
-        i, j = (int(order[int(slots[bad - 1])]), int(order[int(slots[bad])])) if m > 1 else (0, 0)
+        i, j = int(order[int(slots[bad - 1])]), int(order[int(slots[bad])])
         raise _Collision(
             f"points {i} and {j} project to values {float(u[bad]):.3g} apart, too close to place "
             "a float64 bias between them"
@@ -202,10 +203,11 @@ def _solve(X, y, hi, lo, err, xp):
             "scale y down or the points apart"
         )
 
-    s_q, q, carry_sweeps = _round_slopes(s, b, u, xp)
+    ymax = float(xp.max(xp.abs(yu)))
+    s_q, q, carry_sweeps = _round_slopes(s, b, u, xp, 2 * ymax)
+    w, s_q, q = _exact_differences(s_q, q, xp)  # prefix sums of w are exactly s_q
     # What float64 allows here: half a slope-grid step over the distance to the kink.
-    limit = float(xp.max(q * u[:, None])) / 2 + 8 * _EPS * float(xp.max(xp.abs(yu)))
-    w = xp.concat([s_q[:1], s_q[1:] - s_q[:-1]])  # exact: cumsum(w) == s_q (tested)
+    limit = float(xp.max(q * u[:, None])) / 2 + 8 * _EPS * ymax
 
     # Back to all n neurons: a duplicate point gets its twin's bias and weight 0.
     b_all, w_all = b, w
@@ -232,41 +234,49 @@ def _values_at_biases(y, rho, xp):
     if m < 2:
         return V, 0
     rho = rho[:, None]
+    # changes below 2**-60 max|y| do not matter (the slopes are rounded far coarser)
+    tiny = 2.0**-60 * max(1.0, float(xp.max(xp.abs(y))))
     V_new = xp.concat([V[:1], y[:-1] + rho * (y[:-1] - V[:-1])])
-    changed = xp.nonzero(xp.any(V_new != V, axis=1))[0]
+    # V_{i+1} moves by rho_i times V_i's move: follow only moves that will matter
+    delta = xp.abs(V_new - V)[:-1, ...] * rho
+    changed = xp.nonzero(xp.any(delta > tiny, axis=1))[0]
     V = V_new
     sweeps = 1
+    # ``changed`` holds the i whose V_i moved enough to move V_{i+1} by more than tiny
     while changed.shape[0] and sweeps < _MAX_JACOBI + m:
-        src = changed[changed < m - 1]
-        if src.shape[0] == 0:
-            break
-        new = xp.take(y, src, axis=0) + xp.take(rho, src, axis=0) * (
-            xp.take(y, src, axis=0) - xp.take(V, src, axis=0))
+        src = changed
+        yv = xp.take(y, src, axis=0)
+        new = yv + xp.take(rho, src, axis=0) * (yv - xp.take(V, src, axis=0))
         dst = src + 1
-        moved = xp.any(new != xp.take(V, dst, axis=0), axis=1)
+        step = xp.abs(new - xp.take(V, dst, axis=0))
         V[dst, :] = new
-        changed = dst[moved]
+        nxt = dst[dst < m - 1]
+        changed = nxt[xp.any(step[: nxt.shape[0], ...] * xp.take(rho, nxt, axis=0) > tiny, axis=1)]
         sweeps += 1
     return V, sweeps
 
 
-def _slope_grid(t, xp, *, margin: float = 1.0):
+def _slope_grid(t, xp):
     """Power-of-two grid per slope, shared with its neighbours.
 
-    ``2**E > margin * max(|t_{i-1}|, |t_i|, |t_{i+1}|)`` and the grid is
-    ``q_i = 2**(E-51)``: consecutive slopes rounded to their grids are multiples
-    of a common power of two with fewer than 2**52 units between them, so
-    their difference is exact in float64 (while every |slope| < 2**E).
+    ``q_i = 2**(E_i - 49)`` with ``2**E_i > max(|t_{i-1}|, |t_i|, |t_{i+1}|)``:
+    consecutive slopes rounded to their grids are multiples of a common power of
+    two, and while every ``|slope| < 2**(E_i + 1)`` (a 2x margin for the error
+    feedback) they are fewer than ``2**51`` units apart, so their difference is
+    exact in float64.
     """
-    k = t.shape[1]
-    mag = xp.abs(t)
-    pad = xp.zeros((1, k), dtype=xp.float64, device=_device(t))
-    neigh = margin * xp.maximum(mag, xp.maximum(xp.concat([pad, mag[:-1]]), xp.concat([mag[1:], pad])))
-    expo = xp.floor(xp.log2(xp.where(neigh > 0, neigh, 1.0))) + 2.0
-    return xp.pow(2.0, xp.clip(expo - 51.0, -1074.0, None))
+    neigh = xp.abs(t)
+    neigh[1:, ...] = xp.maximum(neigh[1:, ...], xp.abs(t[:-1, ...]))
+    neigh[:-1, ...] = xp.maximum(neigh[:-1, ...], xp.abs(t[1:, ...]))
+    # zero slopes (equal labels) still get a grid the error feedback can use
+    neigh = xp.maximum(neigh, max(2.0**-1000, 2.0**-60 * float(xp.max(neigh))))
+    if isinstance(neigh, np.ndarray):  # exact exponents without transcendental functions
+        return np.ldexp(1.0, np.frexp(neigh)[1] - 49)
+    # floor(log2(x)) + 1 > log2(x); the floor keeps q a power of two
+    return xp.pow(2.0, xp.floor(xp.log2(neigh)) - 48.0)
 
 
-def _round_slopes(s, b, u, xp):
+def _round_slopes(s, b, u, xp, ymax: float):
     """Grid-rounded slopes whose rounding errors do not pile up along the line.
 
     Rounding slope i by ``e_i`` shifts every later value by ``e_i * L_i``
@@ -274,33 +284,45 @@ def _round_slopes(s, b, u, xp):
     ``s_i - carry_i / u_i``, where ``carry_i`` is the shift left by piece i-1,
     so each value error stays local. The targets depend on the neighbours'
     rounding, so this is iterated (Jacobi) until no rounded slope moves a value
-    by more than ``2**-40 max|y|`` (the continuous part of the carry propagates
+    by more than ``2**-40 max|dy|`` (the continuous part of the carry propagates
     along the whole line, so exact convergence would take O(n) sweeps). The
     grids are fixed up front with a 2x margin, so the feedback cannot break
     the exactness of the weight differences.
     """
     m, k = s.shape
-    q = _slope_grid(s, xp, margin=2.0)
-    t = s
-    s_q = xp.round(t / q) * q
+    q = _slope_grid(s, xp)
+    s_q = xp.round(s / q) * q  # q is a power of two: the division is exact
     sweep = 0
     if m > 1:
         length = (b[1:] - b[:-1])[:, None]
-        zero = xp.zeros((1, k), dtype=xp.float64, device=_device(s))
-        values = s * u[:, None]  # what each piece adds at its point, about |dy|
-        noise = 2.0**-40 * max(1.0, float(xp.max(xp.abs(values))))
+        ratio = length / u[1:, None]  # L_{i-1} / u_i
+        # label steps |y_i - y_{i-1}| <= 2 max|y|: the scale of what each piece adds
+        noise = 2.0**-40 * max(1.0, 2 * float(xp.max(xp.abs(s[:1] * u[:1]))), ymax)
+        t = xp.asarray(s, copy=True)
         for sweep in range(1, _MAX_CARRY + 1):
-            carry = xp.concat([zero, (s_q[:-1] - t[:-1]) * length])
-            t = s - carry / u[:, None]
+            t[1:, ...] = s[1:, ...] - (s_q[:-1, ...] - t[:-1, ...]) * ratio
             s_new = xp.round(t / q) * q
-            moved = float(xp.max(xp.abs(s_new[:-1] - s_q[:-1]) * length))
+            moved = float(xp.max(xp.abs(s_new[:-1, ...] - s_q[:-1, ...]) * length))
             s_q = s_new
             if moved <= noise:
                 break
-    if bool(xp.any(xp.abs(s_q) >= q * 2.0**50)):  # feedback outgrew the margin: regrid
+    return s_q, q, sweep
+
+
+def _exact_differences(s_q, q, xp):
+    """Weights ``w_i = s_i - s_{i-1}``, checked exact with TwoSum.
+
+    Should the error feedback have pushed a slope past the 2x margin of a
+    neighbour's grid, re-grid from the rounded slopes and check again.
+    """
+    for _ in range(2):
+        head, prev = s_q[1:, ...], s_q[:-1, ...]
+        diff, err = two_sum(head, -prev)
+        if not bool(xp.any(err != 0)):
+            return xp.concat([s_q[:1, ...], diff]), s_q, q
         q = _slope_grid(s_q, xp)
         s_q = xp.round(s_q / q) * q
-    return s_q, q, sweep
+    raise RuntimeError("internal error: weight differences are not exact; please report this input")
 
 
 def _check_ties(X, ys, order, tied, xp):

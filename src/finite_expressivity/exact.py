@@ -57,6 +57,14 @@ class SlicePlan:
             raise ValueError(f"slice width must be at least 1 bit, got {bits}")
         self.e_top, self.bits, self.n_exact, self.grid_data = e_top, bits, n_exact, grid_data
 
+    def with_top(self, xmax: float) -> "SlicePlan":
+        """The same plan for a block of rows whose largest magnitude is ``xmax``.
+
+        Each row's projection is exact whatever grid its own block uses, so
+        blocks can be planned separately (no extra pass over X for its max).
+        """
+        return SlicePlan(_top_exponent(xmax), self.bits, self.n_exact, self.grid_data)
+
     def sigma(self, k: int) -> float:
         """The rounding constant for slice ``k``: ``(x + s) - s`` rounds x to its grid."""
         return 1.5 * 2.0 ** (self.e_top - (k + 1) * self.bits + 52)
@@ -74,20 +82,35 @@ def plan_slices(xmax: float, d: int, a_bits: int, *, n: int, grid_data: bool = F
     """
     log2d = max(0, math.ceil(math.log2(d))) if d > 1 else 0
     bits = 53 - a_bits - log2d - 1
-    e_top = math.frexp(xmax)[1] if xmax > 0 else 0  # 2**e_top > xmax
-    if not -900 < e_top < 900:
-        raise ValueError(
-            f"X has max |x| = {xmax:.3g}, outside [2**-900, 2**900]; rescale X (the network "
-            "is scale-equivariant) before fitting"
-        )
+    e_top = _top_exponent(xmax)
     target = 2 * math.log2(max(n, 2)) + 30  # bits of relative accuracy wanted
     # error of the rounded last slice ~ d^2 * 2^-53 * 2^-(n_exact * bits) (relative)
     n_exact = max(1, math.ceil((target + 2 * log2d - 53) / bits))
     return SlicePlan(e_top, bits, n_exact, grid_data)
 
 
+class NonFinite(ValueError):
+    """X holds NaN or inf (found while projecting)."""
+
+
+def _top_exponent(xmax: float) -> int:
+    if not math.isfinite(xmax):
+        raise NonFinite("X contains NaN or inf")
+    e_top = math.frexp(xmax)[1] if xmax > 0 else 0  # 2**e_top > xmax
+    if not -900 < e_top < 900:
+        raise ValueError(
+            f"X has max |x| = {xmax:.3g}, outside [2**-900, 2**900]; rescale X (the network "
+            "is scale-equivariant) before fitting"
+        )
+    return e_top
+
+
 def project(X, a, plan: SlicePlan, xp, *, chunk_rows: int = 8192):
     """Projections ``X @ a`` as a double-double ``(hi, lo)`` plus a rigorous error bound.
+
+    Each block of ``chunk_rows`` rows is planned from its own largest entry
+    (the plan's ``e_top`` is only a template); a NaN or inf raises
+    :class:`NonFinite`.
 
     Parameters
     ----------
@@ -112,27 +135,42 @@ def project(X, a, plan: SlicePlan, xp, *, chunk_rows: int = 8192):
         workers = min(4, os.cpu_count() or 1)
         groups = [ranges[i::workers] for i in range(workers)]
         with ThreadPoolExecutor(workers) as pool:
-            rmax = max(pool.map(lambda g: _project_rows(X, a, plan, xp, g, hi, lo), groups))
+            found = list(pool.map(lambda g: _project_rows(X, a, plan, xp, g, hi, lo), groups))
     else:
-        rmax = _project_rows(X, a, plan, xp, ranges, hi, lo)
+        found = [_project_rows(X, a, plan, xp, ranges, hi, lo)]
+    rmax = max(f[0] for f in found)
+    add_err = sum(f[1] for f in found)
     asum = float(xp.sum(xp.abs(a)))
-    # |fl(R @ a) - R @ a| <= gamma_d * sum|R||a|; the two_sum/adds add <= 2 ulp of lo.
+    # |fl(R @ a) - R @ a| <= gamma_d * sum|R||a|; two_sum is exact; later additions
+    # round by at most u|l| each (add_err, summed over blocks: a safe over-estimate).
     gamma = d * _EPS / (1 - d * _EPS)
-    err = gamma * rmax * asum + 4 * _EPS * float(xp.max(xp.abs(lo))) if n else 0.0
+    err = gamma * rmax * asum + add_err if n else 0.0
     return hi, lo, err
 
 
-def _project_rows(X, a, plan, xp, ranges, hi, lo) -> float:
-    """Fill ``hi``/``lo`` for the given row ranges; return max |last remainder|."""
-    rmax = 0.0
+def _project_rows(X, a, plan, xp, ranges, hi, lo) -> tuple[float, float]:
+    """Fill ``hi``/``lo`` for the given row ranges.
+
+    Returns the largest last remainder ``|R|`` and a bound on the rounding of
+    the additions that gather the slices (zero for two slices or fewer).
+    """
+    rmax, add_err = 0.0, 0.0
+    template = plan
+    numpy_path = _is_numpy(X)
     for start, stop in ranges:
         R = X[start:stop, ...]
+        plan = template.with_top(max(float(xp.max(R)), -float(xp.min(R))))  # also finds NaN/inf
         parts = []
         r = 1.0
         for k in range(plan.n_exact):
             sigma = plan.sigma(k)
-            Xk = (R + sigma) - sigma
-            R = R - Xk
+            if numpy_path:  # same arithmetic, without allocating temporaries
+                Xk = np.add(R, sigma)
+                np.subtract(Xk, sigma, out=Xk)
+                R = np.subtract(R, Xk)
+            else:
+                Xk = (R + sigma) - sigma
+                R = R - Xk
             parts.append(Xk @ a)
             if k == 0 and plan.grid_data:
                 r = max(float(xp.max(R)), -float(xp.min(R)))
@@ -148,10 +186,11 @@ def _project_rows(X, a, plan, xp, ranges, hi, lo) -> float:
         h, l = two_sum(parts[0], parts[1])
         for p in parts[2:]:
             l = l + p
+            add_err += _EPS * float(xp.max(xp.abs(l)))  # each addition rounds by <= u|l|
         h, l = two_sum(h, l)
         hi[start:stop] = h
         lo[start:stop] = l
-    return rmax
+    return rmax, add_err
 
 
 def _is_numpy(x) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .certify import certify, diagnose
+from .certify import certify, diagnose, exact_projections
 from .construction import fit
 
 __all__ = ["theorem_data", "read_user_data", "run_theorem", "to_backend"]
@@ -213,10 +213,11 @@ def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | Non
     seconds["forward"] = seconds.pop(f"float64 forward on {idx.size:,} points")
     host = net.to_numpy()
     with stage("exact certificate", seconds, verbose=verbose):
-        cert = certify(host, X, np.asarray(y, dtype=np.float64), tol=tol)
+        proj = exact_projections(X, host.a)
+        cert = certify(host, X, np.asarray(y, dtype=np.float64), tol=tol, projections=proj)
     seconds["certify"] = seconds.pop("exact certificate")
     with stage("diagnostics", seconds, verbose=verbose):
-        diag = diagnose(host, X, tol=cert.tol)
+        diag = diagnose(host, X, tol=cert.tol, projections=proj)
     seconds["diagnose"] = seconds.pop("diagnostics")
     if save:
         host.save(save)
