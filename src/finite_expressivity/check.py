@@ -19,7 +19,11 @@ or one-hot labels, and every example is checked against these properties:
     b, and w equal up to ``2**-40`` relative: BLAS may round the tiny last
     projection slice differently at another row position);
 ``conflicting_duplicates_refused``
-    a repeated point with a different label is refused, naming both indices.
+    a repeated point with a different label is refused, naming both indices;
+``depth_k_equals_two_layer``
+    (one output, n >= 2) the depth-K network built from the fit, for a K drawn
+    from the example's seed, has at most ``4 ceil(n/(K-2)) + 4`` nonzero
+    parameters per hidden layer and the same exact outputs at the points.
 
 On a failure, Hypothesis shrinks the example and :func:`run_check` returns it
 as a runnable Python snippet.
@@ -45,7 +49,7 @@ FAMILIES = ("gaussian", "uniform", "single-point", "one-dimensional", "wide", "s
             "clusters", "near-duplicates", "huge-scale", "tiny-scale", "duplicates")
 LABELS = ("real", "binary", "one-hot")
 PROPERTIES = ("param_count", "certificate_holds", "triangular_and_lemma1", "permutation_invariance",
-              "conflicting_duplicates_refused")
+              "conflicting_duplicates_refused", "depth_k_equals_two_layer")
 
 
 @dataclass
@@ -177,6 +181,30 @@ def check_example(ex: Example, fit=default_fit) -> None:
 
     if ex.family == "duplicates":
         _check_conflict_refused(X, y, fit, ex.seed)
+
+    if k == 1 and n >= 2:
+        _check_depth_k(net, X, np.random.default_rng(ex.seed))
+
+
+def _check_depth_k(net, X, rng):
+    from fractions import Fraction
+
+    from .certify import exact_outputs
+    from .deep import deepen, exact_deep_output
+
+    n = X.shape[0]
+    K = int(rng.integers(3, min(n, 12) + 3))
+    deep = deepen(net, K)
+    bound = 4 * -(-n // (K - 2)) + 4
+    counts = deep.params_per_layer
+    _expect("depth_k_equals_two_layer", max(counts[1:-1]) <= bound and len(counts) == K,
+            f"depth {K}: per-layer counts {counts} exceed 4 ceil(n/(K-2)) + 4 = {bound}")
+    pts = rng.choice(n, min(3, n), replace=False)
+    C, E = exact_outputs(net, X[pts])
+    for t, i in enumerate(pts):
+        want = Fraction(int(C[t, 0])) * Fraction(2) ** E
+        _expect("depth_k_equals_two_layer", exact_deep_output(deep, X[i]) == want,
+                f"depth {K} network differs from the two-layer one at point {int(i)}")
 
 
 def _check_triangular(net, X):

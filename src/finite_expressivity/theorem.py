@@ -177,7 +177,7 @@ def _sync(x):
 
 def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | None = None,
                 forward_sample: int | None = None, save: str | None = None, verbose: bool = True,
-                meta: dict | None = None) -> dict:
+                meta: dict | None = None, depth: int = 2) -> dict:
     """Build, verify and certify the Theorem 1 network; return the report.
 
     Parameters
@@ -207,9 +207,14 @@ def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | Non
         raise ValueError(f"--forward-sample must be positive, got {forward_sample}")
     idx = (np.arange(n) if n <= forward_sample
            else np.sort(np.random.default_rng([seed, 2]).choice(n, forward_sample, replace=False)))
+    deep = None
+    if depth != 2:
+        from .deep import deepen
+
+        deep = deepen(net, depth)
     with stage(f"float64 forward on {idx.size:,} points", seconds, verbose=verbose):
         sub = Xb[idx] if backend == "numpy" else Xb[_index(idx, Xb)]
-        out = to_numpy(net(sub))
+        out = to_numpy(net(sub) if deep is None else deep(to_numpy(sub)))
     seconds["forward"] = seconds.pop(f"float64 forward on {idx.size:,} points")
     host = net.to_numpy()
     with stage("exact certificate", seconds, verbose=verbose):
@@ -219,18 +224,36 @@ def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | Non
     with stage("diagnostics", seconds, verbose=verbose):
         diag = diagnose(host, X, tol=cert.tol, projections=proj)
     seconds["diagnose"] = seconds.pop("diagnostics")
+    extra = {}
+    if deep is not None:
+        # The deep network computes exactly the two-layer function (proofs/coq/DepthK.v),
+        # so the exact certificate above is its certificate; spot-check it exactly too.
+        with stage("exact check of the deep network", seconds, verbose=verbose):
+            from fractions import Fraction
+
+            from .certify import exact_outputs
+            from .deep import exact_deep_output
+
+            pts = np.random.default_rng([seed, 3]).choice(X.shape[0], min(8, X.shape[0]), replace=False)
+            C, E = exact_outputs(host, X[pts])
+            agree = all(exact_deep_output(deep, X[i]) == Fraction(int(C[t, 0])) * Fraction(2) ** E
+                        for t, i in enumerate(pts))
+        seconds["deep_check"] = seconds.pop("exact check of the deep network")
+        extra = {"depth": depth, "params_per_layer": deep.params_per_layer, "widths": deep.widths,
+                 "free_params": deep.free_params, "deep_equals_two_layer": bool(agree),
+                 "deep_points_checked": int(len(pts))}
     if save:
         host.save(save)
     res64 = np.abs(out - np.asarray(y, dtype=np.float64)[idx])
     report = {
         **(meta or {}),
-        "n": int(n), "d": int(X.shape[1]), "n_params": host.n_params,
+        "n": int(n), "d": int(X.shape[1]), "n_params": host.n_params if deep is None else deep.n_params,
         "train_accuracy": cert.accuracy,
         "float64_accuracy": float(np.mean(res64 < 0.5)),
         "float64_points": int(idx.size),
         "max_residual_exact": cert.max_residual,
         "max_residual_float64": float(res64.max()),
-        "certified": cert.certified, "tol": cert.tol,
+        "certified": cert.certified and extra.get("deep_equals_two_layer", True), "tol": cert.tol,
         "seed": seed, "backend": backend, "device": device,
         "min_projection_gap": diag.min_gap, "max_abs_weight": diag.max_abs_weight,
         "projection_digits": diag.projection_digits, "digits_needed": diag.digits_needed,
@@ -239,6 +262,7 @@ def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | Non
         "seconds": seconds,
         "construct_over_floor": seconds["construct"] / seconds["floor"],
     }
+    report.update(extra)
     if save:
         report["saved"] = str(save)
     return report

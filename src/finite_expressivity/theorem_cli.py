@@ -36,6 +36,8 @@ def register(sub) -> None:
     p.add_argument("--forward-sample", type=int, default=None, metavar="M",
                    help="run the O(n^2) float64 forward pass on at most M points "
                    "(default min(n, 4e9/n): all of MNIST, 4,000 of a million)")
+    p.add_argument("--depth", type=int, default=2, metavar="K",
+                   help="depth-K network (K >= 3: K-2 layers of about n/(K-2) neurons each; default 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=main)
@@ -46,7 +48,7 @@ def main(args) -> int:
                               data_path=args.data, cache=args.data_dir)
     report = run_theorem(X, y, seed=args.seed, backend=args.backend, tol=args.tol,
                          forward_sample=args.forward_sample, save=args.save,
-                         verbose=not args.quiet, meta=meta)
+                         verbose=not args.quiet, meta=meta, depth=args.depth)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -69,6 +71,10 @@ def format_report(r: dict) -> str:
         ("smallest projection gap / largest |w|", f"{r['min_projection_gap']:.3e} / {r['max_abs_weight']:.3e}"),
         ("digits needed (float64 has 15.95)", f"{r['digits_needed']:.1f}"),
     ]
+    if "depth" in r:
+        rows.append((f"depth {r['depth']}: nonzero parameters per layer", ", ".join(f"{c:,}" for c in r["params_per_layer"])))
+        rows.append(("deep network equals the two-layer one (exact)",
+                     f"{'yes' if r['deep_equals_two_layer'] else 'NO'} ({r['deep_points_checked']} points)"))
     rows += [(f"seconds: {k}", f"{v:.3f}") for k, v in r["seconds"].items()]
     rows.append(("construct / floor", f"{r['construct_over_floor']:.2f}x"))
     width = max(len(k) for k, _ in rows)
