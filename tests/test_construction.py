@@ -45,7 +45,7 @@ def test_biases_interleave_projections_and_matrix_is_triangular(rng):
     b = [Fraction(float(v)) for v in net.b]
     assert b[0] < zs[0]
     for i in range(1, len(zs)):
-        assert zs[i - 1] < b[i] < zs[i]
+        assert zs[i - 1] <= b[i] < zs[i]
     # A_ij = relu(z_i - b_j) is lower triangular with a positive diagonal
     A = [[max(zi - bj, 0) for bj in b] for zi in zs]
     assert all(A[i][j] == 0 for i in range(len(zs)) for j in range(i + 1, len(zs)))

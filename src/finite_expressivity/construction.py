@@ -15,8 +15,8 @@ random labels. The float64 choices here (proved in ``proofs/float64.md``):
    The output at a point moves by (local slope x projection error), and slopes
    reach ``|dy| / min gap`` (about 1e9 on MNIST), so a plain dot product is not
    accurate enough.
-2. **Kinks right after the previous point.** ``b_i`` is the smallest float64
-   above ``z_{i-1}`` (``b_1`` sits about one data range below ``z_1``). Then the
+2. **Kinks right after the previous point.** ``b_i`` is the first float64
+   certainly above ``z_{i-1}`` (or ``z_{i-1}`` itself when that is an exact float64) (``b_1`` sits about one data range below ``z_1``). Then the
    slope on the piece holding ``z_i`` is essentially the secant slope
    ``(y_i - y_{i-1}) / (z_i - z_{i-1})``: slopes do not build up along the line
    as they do with midpoint biases (``s_i = -s_{i-1} + 2 dy / gap``).
@@ -45,7 +45,7 @@ from .validation import check_labels, check_points, namespace, to_numpy
 __all__ = ["fit"]
 
 _MAX_JACOBI = 200
-_MAX_CARRY = 8
+_MAX_CARRY = 64
 _EPS = 2.0**-53
 
 
@@ -103,14 +103,21 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
     last = None
     for attempt in range(max_tries):
         a_np = rng.integers(-(2**a_bits), 2**a_bits + 1, size=d).astype(np.float64)
+        if d == 1:  # on a line the points are already sorted by x: z = x exactly
+            a_np = np.ones(1)
         if not np.any(a_np):
             continue
         a = xp.asarray(a_np, device=device)
-        try:
-            hi, lo, err = project(X, a, plan, xp, chunk_rows=chunk_rows)
-        except NonFinite:
-            check_points(X, xp, finite=True)  # names the first bad row
-            raise
+        if d == 1:  # z = x: no projection error at all
+            if not bool(xp.all(xp.isfinite(X))):
+                check_points(X, xp, finite=True)
+            hi, lo, err = X[:, 0] * 1.0, xp.zeros((n,), dtype=xp.float64, device=device), 0.0
+        else:
+            try:
+                hi, lo, err = project(X, a, plan, xp, chunk_rows=chunk_rows)
+            except NonFinite:
+                check_points(X, xp, finite=True)  # names the first bad row
+                raise
         try:
             b, w, stats = _solve(X, y2, hi, lo, err, xp)
         except _Collision as exc:
@@ -181,12 +188,17 @@ def _solve(X, y, hi, lo, err, xp):
     span = float(hu[1] - hu[0]) if m > 1 else 0.0
     span = max(span, 2.0**-40 * float(xp.abs(hu[0])), 2.0**-1000)
     b0 = xp.nextafter(hu[:1] - span, xp.asarray(-math.inf, dtype=xp.float64))
-    # smallest-ish float64 certainly above the exact z_{i-1} (its error is at most err)
+    # the first float64 certainly above the exact z_{i-1} (whose error is at most err);
+    # where z_{i-1} is itself an exact float64 the kink sits on it (relu(0) = 0, the
+    # weak interleaving z_{i-1} <= b_i < z_i of proofs/coq: Theorem1.interpolation_weak)
     above = xp.nextafter(hu[:-1] + (lu[:-1] + 2 * err), xp.asarray(math.inf, dtype=xp.float64))
+    if err == 0:
+        above = xp.where(lu[:-1] == 0, hu[:-1], above)
     b = xp.concat([b0, above])
     u = (hu - b) + lu  # z_i - b_i > 0, to a relative error of a few ulps
-    eps = (b[1:] - hu[:-1]) - lu[:-1]  # b_{i+1} - z_i > err (b - hu is exact: Sterbenz)
-    if m > 1 and (bool(xp.any(u[1:] <= 2 * err + 4 * eps)) or bool(xp.any(eps <= err))):
+    eps = (b[1:] - hu[:-1]) - lu[:-1]  # b_{i+1} - z_i >= 0, > err if err > 0 (b - hu exact)
+    if m > 1 and (bool(xp.any(u[1:] <= 2 * err + 4 * eps)) or bool(xp.any(eps < 0))
+                  or (err > 0 and bool(xp.any(eps <= err)))):
         bad = int(xp.argmin(u[1:] - 2 * err - 4 * eps)) + 1
         slots = to_numpy(xp.nonzero(keep)[0]) if keep is not None else np.arange(m)
         i, j = int(order[int(slots[bad - 1])]), int(order[int(slots[bad])])
@@ -282,12 +294,11 @@ def _round_slopes(s, b, u, xp, ymax: float):
     Rounding slope i by ``e_i`` shifts every later value by ``e_i * L_i``
     (``L_i`` the piece's length). Error feedback: piece i aims at
     ``s_i - carry_i / u_i``, where ``carry_i`` is the shift left by piece i-1,
-    so each value error stays local. The targets depend on the neighbours'
-    rounding, so this is iterated (Jacobi) until no rounded slope moves a value
-    by more than ``2**-40 max|dy|`` (the continuous part of the carry propagates
-    along the whole line, so exact convergence would take O(n) sweeps). The
-    grids are fixed up front with a 2x margin, so the feedback cannot break
-    the exactness of the weight differences.
+    so each value error stays local. Only carries above ``2**-40 max|dy|`` are
+    passed on, so after the first rounding this touches just the pieces next
+    to steep ones (near-duplicate points), following each carry to the right
+    until it has been absorbed. The grids are fixed up front with a 2x margin;
+    :func:`_exact_differences` checks the weights are still exact.
     """
     m, k = s.shape
     q = _slope_grid(s, xp)
@@ -296,16 +307,23 @@ def _round_slopes(s, b, u, xp, ymax: float):
     if m > 1:
         length = (b[1:] - b[:-1])[:, None]
         ratio = length / u[1:, None]  # L_{i-1} / u_i
-        # label steps |y_i - y_{i-1}| <= 2 max|y|: the scale of what each piece adds
         noise = 2.0**-40 * max(1.0, 2 * float(xp.max(xp.abs(s[:1] * u[:1]))), ymax)
         t = xp.asarray(s, copy=True)
-        for sweep in range(1, _MAX_CARRY + 1):
-            t[1:, ...] = s[1:, ...] - (s_q[:-1, ...] - t[:-1, ...]) * ratio
-            s_new = xp.round(t / q) * q
-            moved = float(xp.max(xp.abs(s_new[:-1, ...] - s_q[:-1, ...]) * length))
-            s_q = s_new
-            if moved <= noise:
-                break
+        # pieces whose rounding shifts the values to their right by more than noise
+        src = xp.nonzero(xp.any(xp.abs((s_q[:-1, ...] - s[:-1, ...]) * length) > noise, axis=1))[0]
+        while src.shape[0] and sweep < _MAX_CARRY:
+            sweep += 1
+            dst = src + 1
+            carry = (xp.take(s_q, src, axis=0) - xp.take(t, src, axis=0)) * xp.take(ratio, src, axis=0)
+            t_dst = xp.take(s, dst, axis=0) - carry
+            q_dst = xp.take(q, dst, axis=0)
+            s_dst = xp.round(t_dst / q_dst) * q_dst
+            t[dst, :] = t_dst
+            s_q[dst, :] = s_dst
+            nxt = dst < m - 1
+            dst, s_dst, t_dst = dst[nxt], s_dst[nxt, ...], t_dst[nxt, ...]
+            left = xp.abs((s_dst - t_dst) * xp.take(length, dst, axis=0)) > noise
+            src = dst[xp.any(left, axis=1)]
     return s_q, q, sweep
 
 

@@ -177,7 +177,9 @@ def _project_rows(X, a, plan, xp, ranges, hi, lo) -> tuple[float, float]:
                 if r == 0.0:  # data on the grid (MNIST): the projection is already exact
                     break
         if r != 0.0:
-            parts.append(R @ a)
+            # the one rounded product: a row-wise sum rounds each row the same way
+            # wherever it sits (BLAS rounding can depend on a row's place in a block)
+            parts.append(xp.sum(R * a, axis=1))
             rmax = max(rmax, plan.grid(plan.n_exact - 1) / 2)  # |R| <= half the last grid
         if len(parts) == 1:
             hi[start:stop] = parts[0]
