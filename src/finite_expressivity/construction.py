@@ -70,7 +70,7 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
         Directions to try when two distinct points project too close together
         to be separated in float64.
     chunk_rows : int, optional
-        Rows per block of the projection (default: 8192, or all rows on a GPU).
+        Rows per block of the projection (default: 2048, cache-sized; all rows on a GPU).
 
     Returns
     -------
@@ -96,7 +96,7 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
     rng = np.random.default_rng(seed)
     device = _device(X)
     if chunk_rows is None:
-        chunk_rows = 8192 if "cpu" in str(device).lower() else max(n, 1)
+        chunk_rows = 2048 if "cpu" in str(device).lower() else max(n, 1)
     a_bits, grid_data = _direction_bits(X, d)
     plan = plan_slices(1.0, d, a_bits, n=n, grid_data=grid_data)  # e_top is set per block
     y2 = y if y.ndim == 2 else y[:, None]
@@ -233,6 +233,11 @@ def _solve(X, y, hi, lo, err, xp):
     return b_all, w_all, stats
 
 
+def _any_row(mask, xp):
+    """``any`` over the outputs axis (a plain column view for one output)."""
+    return mask[:, 0] if mask.shape[1] == 1 else xp.any(mask, axis=1)
+
+
 def _values_at_biases(y, rho, xp):
     """Solve ``V_0 = 0, V_{i+1} = y_i + rho_i (y_i - V_i)`` by Jacobi sweeps.
 
@@ -242,17 +247,17 @@ def _values_at_biases(y, rho, xp):
     """
     m, k = y.shape
     dev = _device(y)
-    V = xp.concat([xp.zeros((1, k), dtype=xp.float64, device=dev), y[:-1]])
+    zero = xp.zeros((1, k), dtype=xp.float64, device=dev)
     if m < 2:
-        return V, 0
+        return zero, 0
     rho = rho[:, None]
     # changes below 2**-60 max|y| do not matter (the slopes are rounded far coarser)
     tiny = 2.0**-60 * max(1.0, float(xp.max(xp.abs(y))))
-    V_new = xp.concat([V[:1], y[:-1] + rho * (y[:-1] - V[:-1])])
+    # sweep 0 gives V = (0, y_0, ..., y_{m-2}); sweep 1 moves V_{i+1} by rho_i (y_i - y_{i-1})
+    move = rho * (y[:-1] - xp.concat([zero, y[:-2]]))
+    V = xp.concat([zero, y[:-1] + move])
     # V_{i+1} moves by rho_i times V_i's move: follow only moves that will matter
-    delta = xp.abs(V_new - V)[:-1, ...] * rho
-    changed = xp.nonzero(xp.any(delta > tiny, axis=1))[0]
-    V = V_new
+    changed = xp.nonzero(_any_row(xp.abs(move[:-1]) * rho[1:] > tiny, xp))[0] + 1
     sweeps = 1
     # ``changed`` holds the i whose V_i moved enough to move V_{i+1} by more than tiny
     while changed.shape[0] and sweeps < _MAX_JACOBI + m:
@@ -263,7 +268,7 @@ def _values_at_biases(y, rho, xp):
         step = xp.abs(new - xp.take(V, dst, axis=0))
         V[dst, :] = new
         nxt = dst[dst < m - 1]
-        changed = nxt[xp.any(step[: nxt.shape[0], ...] * xp.take(rho, nxt, axis=0) > tiny, axis=1)]
+        changed = nxt[_any_row(step[: nxt.shape[0], ...] * xp.take(rho, nxt, axis=0) > tiny, xp)]
         sweeps += 1
     return V, sweeps
 
@@ -310,7 +315,7 @@ def _round_slopes(s, b, u, xp, ymax: float):
         noise = 2.0**-40 * max(1.0, 2 * float(xp.max(xp.abs(s[:1] * u[:1]))), ymax)
         t = xp.asarray(s, copy=True)
         # pieces whose rounding shifts the values to their right by more than noise
-        src = xp.nonzero(xp.any(xp.abs((s_q[:-1, ...] - s[:-1, ...]) * length) > noise, axis=1))[0]
+        src = xp.nonzero(_any_row(xp.abs((s_q[:-1, ...] - s[:-1, ...]) * length) > noise, xp))[0]
         while src.shape[0] and sweep < _MAX_CARRY:
             sweep += 1
             dst = src + 1
@@ -323,7 +328,7 @@ def _round_slopes(s, b, u, xp, ymax: float):
             nxt = dst < m - 1
             dst, s_dst, t_dst = dst[nxt], s_dst[nxt, ...], t_dst[nxt, ...]
             left = xp.abs((s_dst - t_dst) * xp.take(length, dst, axis=0)) > noise
-            src = dst[xp.any(left, axis=1)]
+            src = dst[_any_row(left, xp)]
     return s_q, q, sweep
 
 

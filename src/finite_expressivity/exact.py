@@ -157,6 +157,9 @@ def _project_rows(X, a, plan, xp, ranges, hi, lo) -> tuple[float, float]:
     rmax, add_err = 0.0, 0.0
     template = plan
     numpy_path = _is_numpy(X)
+    if numpy_path:  # work buffers, reused block after block
+        rows = max((stop - start for start, stop in ranges), default=0)
+        bufs = [np.empty((rows, X.shape[1])) for _ in range(2 * template.n_exact)]
     for start, stop in ranges:
         R = X[start:stop, ...]
         plan = template.with_top(max(float(xp.max(R)), -float(xp.min(R))))  # also finds NaN/inf
@@ -165,13 +168,14 @@ def _project_rows(X, a, plan, xp, ranges, hi, lo) -> tuple[float, float]:
         for k in range(plan.n_exact):
             sigma = plan.sigma(k)
             if numpy_path:  # same arithmetic, without allocating temporaries
-                Xk = np.add(R, sigma)
+                Xk, Rk = bufs[2 * k][: stop - start], bufs[2 * k + 1][: stop - start]
+                np.add(R, sigma, out=Xk)
                 np.subtract(Xk, sigma, out=Xk)
-                R = np.subtract(R, Xk)
+                R = np.subtract(R, Xk, out=Rk)
             else:
                 Xk = (R + sigma) - sigma
                 R = R - Xk
-            parts.append(Xk @ a)
+            parts.append(Xk @ a)  # exact, so BLAS's summation order does not matter
             if k == 0 and plan.grid_data:
                 r = max(float(xp.max(R)), -float(xp.min(R)))
                 if r == 0.0:  # data on the grid (MNIST): the projection is already exact
@@ -179,7 +183,7 @@ def _project_rows(X, a, plan, xp, ranges, hi, lo) -> tuple[float, float]:
         if r != 0.0:
             # the one rounded product: a row-wise sum rounds each row the same way
             # wherever it sits (BLAS rounding can depend on a row's place in a block)
-            parts.append(xp.sum(R * a, axis=1))
+            parts.append(np.einsum("ij,j->i", R, a) if numpy_path else xp.sum(R * a, axis=1))
             rmax = max(rmax, plan.grid(plan.n_exact - 1) / 2)  # |R| <= half the last grid
         if len(parts) == 1:
             hi[start:stop] = parts[0]
