@@ -210,3 +210,20 @@ def test_save_and_load_roundtrip(tmp_path, rng):
     back = fe.TwoLayerReLU.load(path)
     assert np.array_equal(back.a, net.a) and np.array_equal(back.w, net.w)
     assert certify(back, X, y).certified
+
+
+@pytest.mark.parametrize("n,d,k", [(5000, 3, None), (8000, 6, None), (5000, 40, None), (5000, 5, 3)])
+def test_compiled_loops_and_array_path_agree(rng, monkeypatch, n, d, k):
+    """The Numba loops (NumPy input) and the array-API path (all backends) give the
+    same network up to the rounding of the slopes (their error feedback differs)."""
+    import finite_expressivity.construction as construction
+
+    pytest.importorskip("numba")
+    X, y = _random_problem(rng, n, d, k)
+    fast = fit(X, y, seed=4)
+    monkeypatch.setattr(construction, "_fused_module", lambda X, plan: None)
+    slow = fit(X, y, seed=4)
+    assert np.array_equal(fast.a, slow.a) and np.array_equal(fast.b, slow.b)
+    w0, w1 = np.asarray(fast.w), np.asarray(slow.w)
+    assert np.max(np.abs(w0 - w1)) <= 1e-9 * np.max(np.abs(w0))
+    assert certify(fast, X, y).certified and certify(slow, X, y).certified

@@ -46,6 +46,7 @@ __all__ = ["fit"]
 
 _MAX_JACOBI = 200
 _MAX_CARRY = 64
+_FUSED_MIN_ROWS = 4096
 _EPS = 2.0**-53
 
 
@@ -108,10 +109,15 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
         if not np.any(a_np):
             continue
         a = xp.asarray(a_np, device=device)
+        fused = _fused_module(X, plan)
         if d == 1:  # z = x: no projection error at all
             if not bool(xp.all(xp.isfinite(X))):
                 check_points(X, xp, finite=True)
             hi, lo, err = X[:, 0] * 1.0, xp.zeros((n,), dtype=xp.float64, device=device), 0.0
+        elif fused is not None:
+            hi, lo, err = fused.project(X, a_np, plan.bits, plan.n_exact)
+            if hi is None:
+                check_points(X, xp, finite=True)  # names the first bad row
         else:
             try:
                 hi, lo, err = project(X, a, plan, xp, chunk_rows=chunk_rows)
@@ -119,7 +125,7 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
                 check_points(X, xp, finite=True)  # names the first bad row
                 raise
         try:
-            b, w, stats = _solve(X, y2, hi, lo, err, xp)
+            (b, w), stats = _solve(X, y2, hi, lo, err, xp, fused)
         except _Collision as exc:
             last = exc
             continue
@@ -160,10 +166,27 @@ def _direction_bits(X, d: int) -> tuple[int, bool]:
     return (26 if np.unique(v).size <= 4096 else 20), False
 
 
-def _solve(X, y, hi, lo, err, xp):
+def _fused_module(X, plan):
+    """The Numba loops for NumPy input on the CPU, or None (array-API path)."""
+    if not isinstance(X, np.ndarray) or plan.n_exact > 3 or X.shape[0] < _FUSED_MIN_ROWS:
+        return None  # small problems: the array path's fixed costs are lower
+    try:
+        from . import fused
+    except ImportError:  # numba missing: the array-API path computes the same network
+        return None
+    return fused
+
+
+def _solve(X, y, hi, lo, err, xp, fused=None):
     """Biases and exactly telescoping weights for sorted projections (see module doc)."""
     n, k = y.shape
     order = xp.argsort(hi, stable=False)  # ties in hi are ordered by lo below
+    if fused is not None and k == 1:  # gathers, tie check and slopes in one compiled pass
+        status, bad, b, w, u, limit = fused.slopes_and_weights(hi, lo, y[:, 0], order, err)
+        if status == 0:
+            return (b, w[:, None]), _stats(n, n, u, w, limit + 8 * _EPS * float(np.max(np.abs(y))),
+                                           "sequential", "sequential")
+        # anything else (ties, errors) takes the general path below, which names the points
     hs, ls = xp.take(hi, order), xp.take(lo, order)
     if n > 1 and bool(xp.any(hs[1:] == hs[:-1])):  # equal leading parts: order by lo too
         order_np = np.lexsort((to_numpy(lo), to_numpy(hi)))
@@ -182,6 +205,23 @@ def _solve(X, y, hi, lo, err, xp):
             uniq = xp.nonzero(keep)[0]
             hu, lu, yu = xp.take(hs, uniq), xp.take(ls, uniq), xp.take(ys, uniq, axis=0)
     m = hu.shape[0]
+
+    if fused is not None and k == 1 and m > 0:
+        idx = np.arange(m) if keep is not None else order
+        src = (hu, lu, yu[:, 0]) if keep is not None else (hi, lo, y[:, 0])
+        status, bad, b, w, u, limit = fused.slopes_and_weights(*src, idx, err)
+        if status == 0:
+            return _expand(b, w[:, None], keep, xp), _stats(
+                n, m, u, w, limit + 8 * _EPS * float(np.max(np.abs(yu))), "sequential", "sequential")
+        if status == 1:
+            slots = to_numpy(xp.nonzero(keep)[0]) if keep is not None else np.arange(m)
+            i, j = int(order[int(slots[bad - 1])]), int(order[int(slots[bad])])
+            raise _Collision(f"points {i} and {j} project too close together to place a float64 bias between them")
+        if status == 2:
+            raise ValueError(
+                "labels are too large for how close some points are (a slope overflows float64); "
+                "scale y down or the points apart")
+        # status 3 (weights not exact): fall through to the array path, which re-grids
 
     # Biases: b_0 about one data range below z_0; b_i the first float64 above z_{i-1}.
     # b_0 one gap below z_0: a long first piece would magnify its slope's rounding
@@ -221,16 +261,21 @@ def _solve(X, y, hi, lo, err, xp):
     # What float64 allows here: half a slope-grid step over the distance to the kink.
     limit = float(xp.max(q * u[:, None])) / 2 + 8 * _EPS * ymax
 
-    # Back to all n neurons: a duplicate point gets its twin's bias and weight 0.
-    b_all, w_all = b, w
-    if keep is not None:
-        slot = xp.cumulative_sum(xp.astype(keep, xp.int64)) - 1
-        b_all = xp.take(b, slot)
-        w_all = xp.where(keep[:, None], xp.take(w, slot, axis=0), 0.0)
-    stats = {"duplicates": int(n - m), "jacobi_sweeps": sweeps, "carry_sweeps": carry_sweeps,
-             "float64_limit": limit,
-             "max_abs_weight": float(xp.max(xp.abs(w))), "min_projection_gap": float(xp.min(u[1:])) if m > 1 else None}
-    return b_all, w_all, stats
+    return _expand(b, w, keep, xp), _stats(n, m, u, w, limit, sweeps, carry_sweeps)
+
+
+def _expand(b, w, keep, xp):
+    """Back to all n neurons: a duplicate point gets its twin's bias and weight 0."""
+    if keep is None:
+        return b, w
+    slot = xp.cumulative_sum(xp.astype(keep, xp.int64)) - 1
+    return xp.take(b, slot), xp.where(keep[:, None], xp.take(w, slot, axis=0), 0.0)
+
+
+def _stats(n, m, u, w, limit, sweeps, carry_sweeps):
+    return {"duplicates": int(n - m), "jacobi_sweeps": sweeps, "carry_sweeps": carry_sweeps,
+            "float64_limit": limit, "max_abs_weight": float(abs(w).max()),
+            "min_projection_gap": float(u[1:].min()) if m > 1 else None}
 
 
 def _any_row(mask, xp):
