@@ -227,3 +227,19 @@ def test_compiled_loops_and_array_path_agree(rng, monkeypatch, n, d, k):
     w0, w1 = np.asarray(fast.w), np.asarray(slow.w)
     assert np.max(np.abs(w0 - w1)) <= 1e-9 * np.max(np.abs(w0))
     assert certify(fast, X, y).certified and certify(slow, X, y).certified
+
+
+def test_compiled_loops_handle_duplicates_and_nan(rng):
+    pytest.importorskip("numba")
+    X, y = _random_problem(rng, 6000, 4)
+    X[100:110] = X[5]
+    y[100:110] = y[5]
+    net = fit(X, y, seed=0)
+    assert net.info["duplicates"] == 10 and certify(net, X, y).certified
+    y[107] += 1
+    with pytest.raises(ValueError, match=r"points 5 and 100 are identical but have different labels|"
+                                         r"points 10\d and 10\d are identical"):
+        fit(X, y, seed=0)
+    X[4321, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf.*row 4321"):
+        fit(X, y, seed=0)
