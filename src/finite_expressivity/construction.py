@@ -115,7 +115,9 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
                 check_points(X, xp, finite=True)
             hi, lo, err = X[:, 0] * 1.0, xp.zeros((n,), dtype=xp.float64, device=device), 0.0
         elif fused is not None:
-            hi, lo, err = fused.project(X, a_np, plan.bits, plan.n_exact)
+            # at most 3 exact slices (grid data such as MNIST need 1); a coarser split only
+            # widens the rigorous error bound err, which the solve checks against the gaps
+            hi, lo, err = fused.project(X, a_np, plan.bits, min(plan.n_exact, 3))
             if hi is None:
                 check_points(X, xp, finite=True)  # names the first bad row
         else:
@@ -168,7 +170,7 @@ def _direction_bits(X, d: int) -> tuple[int, bool]:
 
 def _fused_module(X, plan):
     """The Numba loops for NumPy input on the CPU, or None (array-API path)."""
-    if not isinstance(X, np.ndarray) or plan.n_exact > 3 or X.shape[0] < _FUSED_MIN_ROWS:
+    if not isinstance(X, np.ndarray) or X.shape[0] < _FUSED_MIN_ROWS:
         return None  # small problems: the array path's fixed costs are lower
     try:
         from . import fused
@@ -182,10 +184,9 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
     n, k = y.shape
     order = xp.argsort(hi, stable=False)  # ties in hi are ordered by lo below
     if fused is not None and k == 1:  # gathers, tie check and slopes in one compiled pass
-        status, bad, b, w, u, limit = fused.slopes_and_weights(hi, lo, y[:, 0], order, err)
+        status, bad, b, w, st = fused.slopes_and_weights(hi, lo, y[:, 0], order, err)
         if status == 0:
-            return (b, w[:, None]), _stats(n, n, u, w, limit + 8 * _EPS * float(np.max(np.abs(y))),
-                                           "sequential", "sequential")
+            return (b, w[:, None]), _fused_stats(n, n, st)
         # anything else (ties, errors) takes the general path below, which names the points
     hs, ls = xp.take(hi, order), xp.take(lo, order)
     if n > 1 and bool(xp.any(hs[1:] == hs[:-1])):  # equal leading parts: order by lo too
@@ -209,10 +210,9 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
     if fused is not None and k == 1 and m > 0:
         idx = np.arange(m) if keep is not None else order
         src = (hu, lu, yu[:, 0]) if keep is not None else (hi, lo, y[:, 0])
-        status, bad, b, w, u, limit = fused.slopes_and_weights(*src, idx, err)
+        status, bad, b, w, st = fused.slopes_and_weights(*src, idx, err)
         if status == 0:
-            return _expand(b, w[:, None], keep, xp), _stats(
-                n, m, u, w, limit + 8 * _EPS * float(np.max(np.abs(yu))), "sequential", "sequential")
+            return _expand(b, w[:, None], keep, xp), _fused_stats(n, m, st)
         if status == 1:
             slots = to_numpy(xp.nonzero(keep)[0]) if keep is not None else np.arange(m)
             i, j = int(order[int(slots[bad - 1])]), int(order[int(slots[bad])])
@@ -270,6 +270,13 @@ def _expand(b, w, keep, xp):
         return b, w
     slot = xp.cumulative_sum(xp.astype(keep, xp.int64)) - 1
     return xp.take(b, slot), xp.where(keep[:, None], xp.take(w, slot, axis=0), 0.0)
+
+
+def _fused_stats(n, m, st):
+    limit, wmax, umin, ymax = (float(v) for v in st)
+    return {"duplicates": int(n - m), "jacobi_sweeps": "sequential", "carry_sweeps": "sequential",
+            "float64_limit": limit + 8 * _EPS * ymax, "max_abs_weight": wmax,
+            "min_projection_gap": umin if m > 1 else None}
 
 
 def _stats(n, m, u, w, limit, sweeps, carry_sweeps):

@@ -127,42 +127,48 @@ def project(X: np.ndarray, a: np.ndarray, bits: int, n_exact: int):
 
 
 @njit(cache=True, error_model="numpy")
-def _slopes(hi, lo, y, order, err, hu, lu, yu, b, u, s, q, s_q, w, t):
-    """Returns (status, index, float64 limit): 0 ok, 1 too close, 2 overflow, 3 inexact, 4 tie."""
+def _slopes(hi, lo, y, order, err, hu, lu, yu, b, u, s, q, s_q, w, stats):
+    """Returns (status, index): 0 ok, 1 too close, 2 overflow, 3 inexact, 4 tie.
+
+    ``stats`` receives (float64 limit, max|w|, min gap u, max|y|).
+    """
     m = hi.shape[0]
+    ymax = 0.0
     for i in range(m):  # gather in sorted order; tied projections go to the slow path
         k = order[i]
         hu[i] = hi[k]
         lu[i] = lo[k]
         yu[i] = y[k]
+        ymax = max(ymax, abs(yu[i]))
         if i > 0 and (hu[i] - hu[i - 1]) + (lu[i] - lu[i - 1]) <= 2.0 * err:
-            return 4, i, 0.0
-    # biases: b_0 one gap below z_0; b_i the first float64 certainly above z_{i-1}
+            return 4, i
+    # biases (b_0 one gap below z_0; b_i the first float64 certainly above z_{i-1}),
+    # then the values at the kinks V_{i+1} = y_i + rho_i (y_i - V_i), exactly in order
     span = hu[1] - hu[0] if m > 1 else 0.0
     span = max(span, 2.0**-40 * abs(hu[0]), 2.0**-1000)
     b[0] = np.nextafter(hu[0] - span, -np.inf)
-    for i in range(1, m):
-        if err == 0.0 and lu[i - 1] == 0.0:
-            b[i] = hu[i - 1]  # weak interleaving: the kink sits on the exact point
-        else:
-            b[i] = np.nextafter(hu[i - 1] + (lu[i - 1] + 2.0 * err), np.inf)
-    for i in range(m):
-        u[i] = (hu[i] - b[i]) + lu[i]
-    # values at the kinks and slopes: V_{i+1} = y_i + rho_i (y_i - V_i), exactly in order
+    u[0] = (hu[0] - b[0]) + lu[0]
     V = 0.0
-    for i in range(m):
-        s[i] = (yu[i] - V) / u[i]
-        if i + 1 < m:
-            eps = (b[i + 1] - hu[i]) - lu[i]
-            if eps < 0.0 or (err > 0.0 and eps <= err) or u[i + 1] <= 2.0 * err + 4.0 * eps:
-                return 1, i + 1, 0.0
-            V = yu[i] + (eps / u[i]) * (yu[i] - V)
-        if not abs(s[i]) <= 1.7e308:
-            return 2, i, 0.0
-    # power-of-two grids shared with the neighbours (2x margin for the feedback)
+    umin = np.inf
     top = 0.0
     for i in range(m):
+        s[i] = (yu[i] - V) / u[i]
+        if not abs(s[i]) <= 1.7e308:
+            return 2, i
         top = max(top, abs(s[i]))
+        if i + 1 < m:
+            if err == 0.0 and lu[i] == 0.0:
+                b[i + 1] = hu[i]  # weak interleaving: the kink sits on the exact point
+            else:
+                b[i + 1] = np.nextafter(hu[i] + (lu[i] + 2.0 * err), np.inf)
+            u[i + 1] = (hu[i + 1] - b[i + 1]) + lu[i + 1]
+            eps = (b[i + 1] - hu[i]) - lu[i]
+            if eps < 0.0 or (err > 0.0 and eps <= err) or u[i + 1] <= 2.0 * err + 4.0 * eps:
+                return 1, i + 1
+            umin = min(umin, u[i + 1])
+            V = yu[i] + (eps / u[i]) * (yu[i] - V)
+    # power-of-two grids shared with the neighbours (2x margin for the feedback):
+    # q_i = 2**(frexp(g)[1] - 49), read off the exponent bits of g
     floor = max(2.0**-1000, 2.0**-60 * top)
     for i in range(m):
         g = abs(s[i])
@@ -170,43 +176,55 @@ def _slopes(hi, lo, y, order, err, hu, lu, yu, b, u, s, q, s_q, w, t):
             g = max(g, abs(s[i - 1]))
         if i + 1 < m:
             g = max(g, abs(s[i + 1]))
-        g = max(g, floor)
-        q[i] = math.ldexp(1.0, math.frexp(g)[1] - 49)
-    # rounding with sequential error feedback: piece i absorbs what piece i-1 left
-    limit = 0.0
+        q[i] = max(g, floor)
+    qbits = q.view(np.int64)
     for i in range(m):
-        if i == 0:
-            t[i] = s[i]
-        else:
-            length = b[i] - b[i - 1]
-            t[i] = s[i] - (s_q[i - 1] - t[i - 1]) * (length / u[i])
-        s_q[i] = np.round(t[i] / q[i]) * q[i]
-        limit = max(limit, q[i] * u[i])
-    # exact weight differences, checked with TwoSum
+        biased = (qbits[i] >> 52) & 0x7FF
+        if biased > 48:
+            qbits[i] = (biased - 48) << 52
+        else:  # subnormal grid
+            q[i] = math.ldexp(1.0, biased - 1071)
+    # rounding with sequential error feedback (piece i absorbs what piece i-1 left),
+    # and the weight differences, checked exact with TwoSum
+    limit = 0.0
+    wmax = 0.0
+    t_prev = s[0]
+    s_q[0] = np.round(s[0] / q[0]) * q[0]
     w[0] = s_q[0]
-    for i in range(1, m):
-        x = s_q[i]
-        y = -s_q[i - 1]
-        d = x + y
-        bp = d - x
-        e = (x - (d - bp)) + (y - bp)
-        if e != 0.0:
-            return 3, i, 0.0
-        w[i] = d
-    return 0, 0, limit / 2.0
+    for i in range(m):
+        if i > 0:
+            t = s[i] - (s_q[i - 1] - t_prev) * ((b[i] - b[i - 1]) / u[i])
+            s_q[i] = np.round(t / q[i]) * q[i]
+            t_prev = t
+            x = s_q[i]
+            x2 = -s_q[i - 1]
+            d = x + x2
+            bp = d - x
+            if (x - (d - bp)) + (x2 - bp) != 0.0:
+                return 3, i
+            w[i] = d
+        limit = max(limit, q[i] * u[i])
+        wmax = max(wmax, abs(w[i]))
+    stats[0] = limit / 2.0
+    stats[1] = wmax
+    stats[2] = umin
+    stats[3] = ymax
+    return 0, 0
 
 
 def slopes_and_weights(hi, lo, y, order, err):
-    """Biases ``b``, weights ``w``, ``u = z - b`` and the float64 limit (one output).
+    """Biases ``b``, weights ``w`` and statistics for one output.
 
     ``order`` sorts the projections ``hi + lo``. Returns ``(status, index, b, w,
-    u, limit)``; a non-zero status means two points are too close (1), a slope
-    overflows (2), the weights are not exact (3), or two projections tie (4) at
+    stats)`` with ``stats`` = (float64 limit, max|w|, smallest gap ``z_i - b_i``,
+    max|y|); a non-zero status means two points are too close (1), a slope
+    overflows (2), the weights are not exact (3), or two projections tie (4), at
     sorted position ``index``.
     """
     m = hi.shape[0]
-    hu, lu, yu, b, u, s, q, s_q, w, t = (np.empty(m) for _ in range(10))
-    status, idx, limit = _slopes(hi, lo, np.ascontiguousarray(y, dtype=np.float64),
-                                 np.ascontiguousarray(order, dtype=np.int64), float(err),
-                                 hu, lu, yu, b, u, s, q, s_q, w, t)
-    return int(status), int(idx), b, w, u, float(limit)
+    hu, lu, yu, b, u, s, q, s_q, w = (np.empty(m) for _ in range(9))
+    stats = np.zeros(4)
+    status, idx = _slopes(hi, lo, np.ascontiguousarray(y, dtype=np.float64),
+                          np.ascontiguousarray(order, dtype=np.int64), float(err),
+                          hu, lu, yu, b, u, s, q, s_q, w, stats)
+    return int(status), int(idx), b, w, stats
