@@ -72,27 +72,33 @@ def _project(X, a, bits, n_exact, hi, lo, bound, bad):
         sig1 = math.ldexp(1.5, e_top - 2 * bits + 52)
         sig2 = math.ldexp(1.5, e_top - 3 * bits + 52)
         # slice sums are exact in any order; the remainder sum is rounded, in a fixed
-        # order per row (two interleaved partial sums), so it does not depend on i
-        sa0 = sb0 = s1 = s2 = ra = rb = err = 0.0
-        for j in range(0, d - d % 2, 2):
+        # order per row (four interleaved partial sums), so it does not depend on i
+        sa0 = sb0 = sc0 = sd0 = s1 = s2 = ra = rb = rc = rd = err = 0.0
+        for j in range(0, d4, 4):
             p0, p1, p2, pr = _split(row[j], a[j], sig0, sig1, sig2, n_exact)
             q0, q1, q2, qr = _split(row[j + 1], a[j + 1], sig0, sig1, sig2, n_exact)
+            u0, u1, u2, ur = _split(row[j + 2], a[j + 2], sig0, sig1, sig2, n_exact)
+            v0, v1, v2, vr = _split(row[j + 3], a[j + 3], sig0, sig1, sig2, n_exact)
             sa0 += p0
             sb0 += q0
-            s1 += p1 + q1
-            s2 += p2 + q2
+            sc0 += u0
+            sd0 += v0
+            s1 += (p1 + q1) + (u1 + v1)
+            s2 += (p2 + q2) + (u2 + v2)
             ra += pr
             rb += qr
-            err += abs(pr) + abs(qr)
-        if d % 2:
-            p0, p1, p2, pr = _split(row[d - 1], a[d - 1], sig0, sig1, sig2, n_exact)
+            rc += ur
+            rd += vr
+            err += (abs(pr) + abs(qr)) + (abs(ur) + abs(vr))
+        for j in range(d4, d):
+            p0, p1, p2, pr = _split(row[j], a[j], sig0, sig1, sig2, n_exact)
             sa0 += p0
             s1 += p1
             s2 += p2
             ra += pr
             err += abs(pr)
-        s0 = sa0 + sb0
-        rest = ra + rb
+        s0 = (sa0 + sb0) + (sc0 + sd0)
+        rest = (ra + rb) + (rc + rd)
         # combine the exact sums with the rounded rest as a double-double
         h = s0 + s1
         bp = h - s0
@@ -126,6 +132,69 @@ def project(X: np.ndarray, a: np.ndarray, bits: int, n_exact: int):
     return hi, lo, float(bound.max()) if n else 0.0
 
 
+@njit(cache=True, parallel=True)
+def _gather(hi, lo, y, order, hu, lu, yu):
+    for i in prange(order.shape[0]):
+        k = order[i]
+        hu[i] = hi[k]
+        lu[i] = lo[k]
+        yu[i] = y[k]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _round_to(t, q):
+    """``t`` rounded to the nearest multiple of the power of two ``q`` (ties to even).
+
+    ``t / q`` is exact and below 2**51, where adding and subtracting 1.5 * 2**52
+    rounds to an integer.
+    """
+    x = t / q
+    return ((x + 6755399441055744.0) - 6755399441055744.0) * q
+
+
+@njit(cache=True, inline="always")
+def _next_up(x):
+    """The next float64 above a finite ``x`` (``numpy.nextafter(x, inf)``), from its bits."""
+    bits = _bits(x)
+    if x > 0.0:
+        return _float(bits + 1)
+    if x < 0.0:
+        return _float(bits - 1)
+    return 5e-324
+
+
+@njit(cache=True, inline="always")
+def _bits(x):
+    return np.float64(x).view(np.int64)
+
+
+@njit(cache=True, inline="always")
+def _float(bits):
+    return np.int64(bits).view(np.float64)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _grids(s, q, floor):
+    """q_i = 2**(frexp(g_i)[1] - 49), g_i the largest |slope| among i and its neighbours."""
+    m = s.shape[0]
+    for i in prange(m):
+        g = abs(s[i])
+        if i > 0:
+            g = max(g, abs(s[i - 1]))
+        if i + 1 < m:
+            g = max(g, abs(s[i + 1]))
+        g = max(g, floor)
+        biased = (_bits(g) >> 52) & 0x7FF
+        q[i] = _float((biased - 48) << 52) if biased > 48 else math.ldexp(1.0, biased - 1071)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _ratios(b, u, out):
+    """out_i = (b_i - b_{i-1}) / u_i: how much of piece i-1's shift piece i must absorb."""
+    for i in prange(1, b.shape[0]):
+        out[i] = (b[i] - b[i - 1]) / u[i]
+
+
 @njit(cache=True, error_model="numpy")
 def _slopes(hi, lo, y, order, err, hu, lu, yu, b, u, s, q, s_q, w, stats):
     """Returns (status, index): 0 ok, 1 too close, 2 overflow, 3 inexact, 4 tie.
@@ -133,68 +202,51 @@ def _slopes(hi, lo, y, order, err, hu, lu, yu, b, u, s, q, s_q, w, stats):
     ``stats`` receives (float64 limit, max|w|, min gap u, max|y|).
     """
     m = hi.shape[0]
-    ymax = 0.0
-    for i in range(m):  # gather in sorted order; tied projections go to the slow path
-        k = order[i]
-        hu[i] = hi[k]
-        lu[i] = lo[k]
-        yu[i] = y[k]
-        ymax = max(ymax, abs(yu[i]))
-        if i > 0 and (hu[i] - hu[i - 1]) + (lu[i] - lu[i - 1]) <= 2.0 * err:
-            return 4, i
+    _gather(hi, lo, y, order, hu, lu, yu)
     # biases (b_0 one gap below z_0; b_i the first float64 certainly above z_{i-1}),
     # then the values at the kinks V_{i+1} = y_i + rho_i (y_i - V_i), exactly in order
     span = hu[1] - hu[0] if m > 1 else 0.0
     span = max(span, 2.0**-40 * abs(hu[0]), 2.0**-1000)
-    b[0] = np.nextafter(hu[0] - span, -np.inf)
+    b[0] = -_next_up(-(hu[0] - span))
     u[0] = (hu[0] - b[0]) + lu[0]
     V = 0.0
     umin = np.inf
     top = 0.0
+    ymax = 0.0
     for i in range(m):
+        ymax = max(ymax, abs(yu[i]))
         s[i] = (yu[i] - V) / u[i]
         if not abs(s[i]) <= 1.7e308:
             return 2, i
         top = max(top, abs(s[i]))
         if i + 1 < m:
+            if (hu[i + 1] - hu[i]) + (lu[i + 1] - lu[i]) <= 2.0 * err:
+                return 4, i + 1  # tied projections: the slow path sorts them out
             if err == 0.0 and lu[i] == 0.0:
                 b[i + 1] = hu[i]  # weak interleaving: the kink sits on the exact point
             else:
-                b[i + 1] = np.nextafter(hu[i] + (lu[i] + 2.0 * err), np.inf)
+                b[i + 1] = _next_up(hu[i] + (lu[i] + 2.0 * err))
             u[i + 1] = (hu[i + 1] - b[i + 1]) + lu[i + 1]
             eps = (b[i + 1] - hu[i]) - lu[i]
             if eps < 0.0 or (err > 0.0 and eps <= err) or u[i + 1] <= 2.0 * err + 4.0 * eps:
                 return 1, i + 1
             umin = min(umin, u[i + 1])
             V = yu[i] + (eps / u[i]) * (yu[i] - V)
-    # power-of-two grids shared with the neighbours (2x margin for the feedback):
-    # q_i = 2**(frexp(g)[1] - 49), read off the exponent bits of g
-    floor = max(2.0**-1000, 2.0**-60 * top)
-    for i in range(m):
-        g = abs(s[i])
-        if i > 0:
-            g = max(g, abs(s[i - 1]))
-        if i + 1 < m:
-            g = max(g, abs(s[i + 1]))
-        q[i] = max(g, floor)
-    qbits = q.view(np.int64)
-    for i in range(m):
-        biased = (qbits[i] >> 52) & 0x7FF
-        if biased > 48:
-            qbits[i] = (biased - 48) << 52
-        else:  # subnormal grid
-            q[i] = math.ldexp(1.0, biased - 1071)
+    # power-of-two grids shared with the neighbours (2x margin for the feedback)
+    _grids(s, q, max(2.0**-1000, 2.0**-60 * top))
+    ratio = hu  # reuse: the projections are no longer needed
+    _ratios(b, u, ratio)
     # rounding with sequential error feedback (piece i absorbs what piece i-1 left),
     # and the weight differences, checked exact with TwoSum
     limit = 0.0
     wmax = 0.0
     t_prev = s[0]
-    s_q[0] = np.round(s[0] / q[0]) * q[0]
+    s_q[0] = _round_to(s[0], q[0])
     w[0] = s_q[0]
     for i in range(m):
         if i > 0:
-            t = s[i] - (s_q[i - 1] - t_prev) * ((b[i] - b[i - 1]) / u[i])
-            s_q[i] = np.round(t / q[i]) * q[i]
+            t = s[i] - (s_q[i - 1] - t_prev) * ratio[i]
+            s_q[i] = _round_to(t, q[i])
             t_prev = t
             x = s_q[i]
             x2 = -s_q[i - 1]
