@@ -74,3 +74,13 @@ def test_diagnostics(rng):
     assert dg.min_gap == pytest.approx(np.min(np.diff(z)), rel=1e-6)
     assert dg.max_abs_weight == np.max(np.abs(net.w))
     assert dg.duplicates == 0 and dg.digits_needed > 0 and dg.projection_digits > 0
+
+
+def test_non_finite_networks_are_refused_and_huge_residuals_reported():
+    X = np.array([[0.0], [1.0], [2.0]])
+    w = np.array([0.0, 1.0, np.nan])
+    with pytest.raises(ValueError, match="w holds NaN or inf"):
+        certify(TwoLayerReLU(np.ones(1), np.array([-1.0, 0.5, 1.5]), w), X, np.zeros(3))
+    net = TwoLayerReLU(np.ones(1), np.array([-1.0, 0.0]), np.array([1e308, 0.0]))
+    cert = certify(net, np.array([[0.0], [1e10]]), np.array([0.0, 1.0]))
+    assert cert.max_residual == np.inf and not cert.certified

@@ -243,3 +243,27 @@ def test_compiled_loops_handle_duplicates_and_nan(rng):
     X[4321, 2] = np.nan
     with pytest.raises(ValueError, match="NaN or inf.*row 4321"):
         fit(X, y, seed=0)
+
+
+def test_review_edge_cases(rng):
+    """Cases found in review: one point with its projection near 0, huge data on a line,
+    integers beyond 2**53, overflowing weights."""
+    x = np.array([[1.5213857379750628, -3.8947730030485674, -1.19922771698322e-15]])
+    for X in (x, np.repeat(x, 3, axis=0)):
+        net = fit(X, np.ones(len(X)), seed=0)
+        assert certify(net, X, np.ones(len(X))).certified
+    with pytest.raises(ValueError, match="above 2\\*\\*900"):
+        fit(np.array([[-1e308], [1e308]]), np.array([1.0, 2.0]), seed=0)
+    with pytest.raises(ValueError, match="above 2\\*\\*900"):
+        fit(rng.standard_normal((5000, 3)) * 2.0**1000, rng.standard_normal(5000), seed=0)
+    with pytest.raises(ValueError, match="beyond 2\\*\\*53"):
+        fit(np.array([[0.0], [1.0], [2.0]]), np.array([0, 2**53 + 1, 0], dtype=np.int64))
+    with pytest.raises(ValueError, match="too large"):
+        fit(np.array([[0.0], [1.0], [2.0]]), np.array([1e308, 0.0, 1e308]))
+    # rows 1e-280 times smaller than the rest: the projection error bound is global,
+    # so their projections cannot be told apart; the error says so (not "out of range")
+    X = rng.standard_normal((3000, 2))
+    X[2048:] *= 1e-280
+    y = rng.integers(0, 3, 3000).astype(float)
+    with pytest.raises(ValueError, match="same projection"):
+        fit(X, y, seed=0)

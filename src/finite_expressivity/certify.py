@@ -150,11 +150,14 @@ def _count_below(b_sorted: np.ndarray, b_int: np.ndarray, z_int: np.ndarray, z_a
 
 
 def _int_to_float(v: int, e: int) -> float:
-    """``float(v * 2**e)`` without overflow in the intermediate integer."""
+    """``float(v * 2**e)`` without overflow in the intermediate integer (+-inf beyond range)."""
     bits = abs(v).bit_length()
-    if bits > 64:
-        return math.ldexp(float(v >> (bits - 64)), e + bits - 64)
-    return math.ldexp(float(v), e)
+    try:
+        if bits > 64:
+            return math.ldexp(float(v >> (bits - 64)), e + bits - 64)
+        return math.ldexp(float(v), e)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
 
 
 def exact_outputs(net, X: np.ndarray, projections: Projections | None = None):
@@ -163,6 +166,9 @@ def exact_outputs(net, X: np.ndarray, projections: Projections | None = None):
     ``C * 2**E`` is the exact output of the stored float64 network.
     """
     a, b, w = (np.asarray(to_numpy(t), dtype=np.float64) for t in (net.a, net.b, net.w))
+    for name, arr in (("a", a), ("b", b), ("w", w)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"the network's {name} holds NaN or inf: its outputs are not numbers")
     w2 = w[:, None] if w.ndim == 1 else w
     order = np.argsort(b, kind="stable")
     b_sorted, w_sorted = b[order], w2[order]
@@ -257,6 +263,12 @@ def diagnose(net, X, *, tol: float = 1e-6, projections: Projections | None = Non
     Z, Ez, zf = proj
     order = np.argsort(zf, kind="stable")
     Zs = Z[order]
+    # the float approximations can misorder projections closer than their rounding:
+    # sort such runs exactly
+    close = np.nonzero(np.diff(zf[order]) <= 4 * np.spacing(np.abs(zf[order][1:])))[0]
+    for start in close:
+        lo_, hi_ = max(0, start - 2), min(len(Zs), start + 4)
+        Zs[lo_:hi_] = sorted(Zs[lo_:hi_])
     diffs = Zs[1:] - Zs[:-1] if len(Zs) > 1 else np.array([], dtype=object)
     positive = [int(v) for v in diffs if v > 0]
     min_gap = _int_to_float(min(positive), Ez) if positive else math.inf

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from .exact import NonFinite, plan_slices, project, two_sum
+from .exact import NonFinite, check_range, plan_slices, project, two_sum
 from .network import TwoLayerReLU
 from .validation import check_labels, check_points, namespace, to_numpy
 
@@ -113,6 +113,7 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
         if d == 1:  # z = x: no projection error at all
             if not bool(xp.all(xp.isfinite(X))):
                 check_points(X, xp, finite=True)
+            check_range(float(xp.max(xp.abs(X))))
             hi, lo, err = X[:, 0] * 1.0, xp.zeros((n,), dtype=xp.float64, device=device), 0.0
         elif fused is not None:
             # at most 3 exact slices (grid data such as MNIST need 1); a coarser split only
@@ -120,6 +121,7 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
             hi, lo, err = fused.project(X, a_np, plan.bits, min(plan.n_exact, 3))
             if hi is None:
                 check_points(X, xp, finite=True)  # names the first bad row
+                raise ValueError("X could not be projected: an intermediate overflowed; rescale X")
         else:
             try:
                 hi, lo, err = project(X, a, plan, xp, chunk_rows=chunk_rows)
@@ -226,7 +228,7 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
     # Biases: b_0 about one data range below z_0; b_i the first float64 above z_{i-1}.
     # b_0 one gap below z_0: a long first piece would magnify its slope's rounding
     span = float(hu[1] - hu[0]) if m > 1 else 0.0
-    span = max(span, 2.0**-40 * float(xp.abs(hu[0])), 2.0**-1000)
+    span = max(span, 2.0**-40 * float(xp.abs(hu[0])), 4.0 * err, 2.0**-1000)
     b0 = xp.nextafter(hu[:1] - span, xp.asarray(-math.inf, dtype=xp.float64))
     # the first float64 certainly above the exact z_{i-1} (whose error is at most err);
     # where z_{i-1} is itself an exact float64 the kink sits on it (relu(0) = 0, the
@@ -237,6 +239,8 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
     b = xp.concat([b0, above])
     u = (hu - b) + lu  # z_i - b_i > 0, to a relative error of a few ulps
     eps = (b[1:] - hu[:-1]) - lu[:-1]  # b_{i+1} - z_i >= 0, > err if err > 0 (b - hu exact)
+    if not float(u[0]) > 2 * err:
+        raise _Collision(f"point {int(order[0])} lies too close to 0 along a for its projection error")
     if m > 1 and (bool(xp.any(u[1:] <= 2 * err + 4 * eps)) or bool(xp.any(eps < 0))
                   or (err > 0 and bool(xp.any(eps <= err)))):
         bad = int(xp.argmin(u[1:] - 2 * err - 4 * eps)) + 1
@@ -393,6 +397,10 @@ def _exact_differences(s_q, q, xp):
     for _ in range(2):
         head, prev = s_q[1:, ...], s_q[:-1, ...]
         diff, err = two_sum(head, -prev)
+        if not bool(xp.all(xp.isfinite(diff))):
+            raise ValueError(
+                "labels are too large for how close some points are (a weight overflows float64); "
+                "scale y down or the points apart")
         if not bool(xp.any(err != 0)):
             return xp.concat([s_q[:1, ...], diff]), s_q, q
         q = _slope_grid(s_q, xp)

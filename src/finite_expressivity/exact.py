@@ -94,15 +94,24 @@ class NonFinite(ValueError):
 
 
 def _top_exponent(xmax: float) -> int:
+    """``2**e_top > xmax``; tiny blocks are planned as if their max were 2**-900.
+
+    A coarser grid than needed only moves more of a row into the later slices.
+    """
     if not math.isfinite(xmax):
         raise NonFinite("X contains NaN or inf")
-    e_top = math.frexp(xmax)[1] if xmax > 0 else 0  # 2**e_top > xmax
-    if not -900 < e_top < 900:
+    e_top = math.frexp(xmax)[1] if xmax > 0 else 0
+    check_range(xmax)
+    return max(e_top, -900)
+
+
+def check_range(xmax: float) -> None:
+    """Refuse data whose largest magnitude would overflow the slicing constants."""
+    if xmax >= 2.0**900:
         raise ValueError(
-            f"X has max |x| = {xmax:.3g}, outside [2**-900, 2**900]; rescale X (the network "
-            "is scale-equivariant) before fitting"
+            f"X has max |x| = {xmax:.3g}, above 2**900; rescale X (the network is "
+            "scale-equivariant) before fitting"
         )
-    return e_top
 
 
 def project(X, a, plan: SlicePlan, xp, *, chunk_rows: int = 8192):
@@ -240,6 +249,8 @@ def to_dyadic_ints(v: np.ndarray) -> tuple[np.ndarray, int]:
     E : int
     """
     v = np.asarray(v, dtype=np.float64)
+    if not np.all(np.isfinite(v)):
+        raise ValueError("cannot represent NaN or inf exactly: the array must be finite")
     mant, expo = np.frexp(v)
     im = (mant * 2.0**53).astype(np.int64)  # exact: |mant| < 1
     e = expo.astype(np.int64) - 53

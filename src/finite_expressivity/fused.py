@@ -66,6 +66,9 @@ def _project(X, a, bits, n_exact, hi, lo, bound, bad):
         if not top <= 1.7e308:  # NaN or inf somewhere in the row
             bad[i] = 1
             continue
+        if top >= 2.0**900:  # beyond the slicing constants' range
+            bad[i] = 2
+            continue
         e_top = math.frexp(top)[1] if top > 0.0 else 0
         # (x + sigma_k) - sigma_k rounds x to the grid of slice k
         sig0 = math.ldexp(1.5, e_top - bits + 52)
@@ -128,6 +131,10 @@ def project(X: np.ndarray, a: np.ndarray, bits: int, n_exact: int):
     bad = np.zeros(n, dtype=np.uint8)
     _project(X, np.ascontiguousarray(a, dtype=np.float64), int(bits), int(n_exact), hi, lo, bound, bad)
     if bad.any():
+        if np.any(bad == 2):
+            from .exact import check_range
+
+            check_range(float(np.max(np.abs(X))))
         return None, None, 0.0
     return hi, lo, float(bound.max()) if n else 0.0
 
@@ -206,9 +213,11 @@ def _slopes(hi, lo, y, order, err, hu, lu, yu, b, u, s, q, s_q, w, stats):
     # biases (b_0 one gap below z_0; b_i the first float64 certainly above z_{i-1}),
     # then the values at the kinks V_{i+1} = y_i + rho_i (y_i - V_i), exactly in order
     span = hu[1] - hu[0] if m > 1 else 0.0
-    span = max(span, 2.0**-40 * abs(hu[0]), 2.0**-1000)
+    span = max(span, 2.0**-40 * abs(hu[0]), 4.0 * err, 2.0**-1000)
     b[0] = -_next_up(-(hu[0] - span))
     u[0] = (hu[0] - b[0]) + lu[0]
+    if not u[0] > 2.0 * err:
+        return 1, 0
     V = 0.0
     umin = np.inf
     top = 0.0
@@ -252,6 +261,8 @@ def _slopes(hi, lo, y, order, err, hu, lu, yu, b, u, s, q, s_q, w, stats):
             x2 = -s_q[i - 1]
             d = x + x2
             bp = d - x
+            if not abs(d) <= 1.7e308:
+                return 2, i  # a weight overflows
             if (x - (d - bp)) + (x2 - bp) != 0.0:
                 return 3, i
             w[i] = d

@@ -40,6 +40,15 @@ def _check_dtype(name, x, xp):
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}; convert it to float64")
 
 
+def _as_float64(name, x, xp):
+    """float64 copy/view; integers beyond 2**53 would be rounded silently, so refuse them."""
+    out = xp.astype(x, xp.float64, copy=False)
+    if xp.isdtype(x.dtype, "integral") and x.size and not bool(xp.all(xp.astype(out, x.dtype) == x)):
+        raise ValueError(f"{name} holds integers beyond 2**53 that float64 cannot represent; "
+                         "scale them or pass float64")
+    return out
+
+
 def _check_finite(name, x, xp):
     total = xp.sum(x) if x.size else 0.0  # inf/NaN anywhere make the sum non-finite
     if not bool(xp.isfinite(xp.asarray(total))):
@@ -65,7 +74,7 @@ def check_points(X, xp, name="X", *, finite=True):
     if n == 0 or d == 0:
         raise ValueError(f"{name} is empty (shape {tuple(X.shape)}); need at least one point with one coordinate")
     _check_dtype(name, X, xp)
-    X = xp.astype(X, xp.float64, copy=False)
+    X = _as_float64(name, X, xp)
     if finite:
         _check_finite(name, X, xp)
     return X
@@ -80,7 +89,7 @@ def check_labels(y, n, xp, name="y"):
     if y.ndim == 2 and y.shape[1] == 0:
         raise ValueError(f"{name} has shape {tuple(y.shape)}: no outputs; give at least one column")
     _check_dtype(name, y, xp)
-    y = xp.astype(y, xp.float64, copy=False)
+    y = _as_float64(name, y, xp)
     _check_finite(name, y, xp)
     return y
 
