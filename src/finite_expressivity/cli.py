@@ -20,6 +20,8 @@ _COMMANDS = (
     "finite_expressivity.theorem_cli",
     "finite_expressivity.check_cli",
     "finite_expressivity.data.cli",
+    "finite_expressivity.experiments.cli",
+    "finite_expressivity.kernel.cli",
 )
 
 

@@ -1,0 +1,179 @@
+"""The paper's randomization artifacts: which runs make each one, in two presets.
+
+``paper``: the paper's models and schedule on CIFAR-10 (from the user's disk), meant
+for a GPU. ``quick``: the same phenomena on a 2-core CPU in minutes, on the first
+1,000 MNIST / Fashion-MNIST training images (the full 10,000-image test sets),
+28x28x1 inputs, with the exact MLPs and narrower conv nets (Inception at 1/8 or 1/4
+of the paper's channels, AlexNet with 32-channel convs); its learning rate decays by
+0.95 every 100 steps, since epochs of 8 steps would decay it to nothing.
+
+Deviations from Appendix A, in both presets, are listed in :data:`DEVIATIONS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..training import TrainConfig
+from .specs import RunSpec
+
+__all__ = ["Artifact", "ARTIFACTS", "PRESETS", "DEVIATIONS", "FIG1A_VARIANTS", "P_GRID",
+           "TABLE1_COLUMNS", "TABLE1_PAPER", "WEIGHT_DECAY"]
+
+PRESETS = ("quick", "paper")
+FIG1A_VARIANTS = ("true", "random-labels", "shuffled-pixels", "random-pixels", "gaussian")
+VARIANT_LABELS = {"true": "true labels", "random-labels": "random labels",
+                  "shuffled-pixels": "shuffled pixels", "random-pixels": "random pixels",
+                  "gaussian": "gaussian"}
+P_GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+MODEL_LABELS = {"inception": "Inception", "inception-nobn": "Inception w/o BatchNorm",
+                "alexnet": "AlexNet", "mlp1x512": "MLP 1x512", "mlp3x512": "MLP 3x512"}
+
+#: Weight decay of Table 1's "wd" columns. The paper does not state its coefficient.
+WEIGHT_DECAY = 5e-4
+
+DEVIATIONS = (
+    "Inception without BatchNorm is trained at lr 0.01: at the paper's 0.1 it died "
+    "(constant output) or diverged in every quick-preset trial, for He, Glorot and "
+    "zero-classifier initializations.",
+    f"Table 1's weight-decay coefficient is not stated in the paper; {WEIGHT_DECAY:g} is used.",
+    "Training accuracy is measured on the whole training set in eval mode after each "
+    "epoch whose running accuracy reached 99%; 'steps to fit' is the step count then.",
+    "Random crops: a random 28x28 window of the 32x32 image (CIFAR-10) or of the 28x28 "
+    "image zero-padded by 4 (MNIST, Fashion-MNIST); evaluation uses the center crop.",
+)
+
+# Table 1 (CIFAR-10), train / test accuracy in %.
+TABLE1_COLUMNS = ("crop+wd", "crop", "wd", "none", "random labels")
+TABLE1_PAPER = {
+    "inception": {"crop+wd": (100.0, 89.05), "crop": (100.0, 89.31), "wd": (100.0, 86.03),
+                  "none": (100.0, 85.75), "random labels": (100.0, 9.78)},
+    "inception-nobn": {"wd": (100.0, 83.00), "none": (100.0, 82.00), "random labels": (100.0, 10.12)},
+    "alexnet": {"crop+wd": (99.90, 81.22), "crop": (99.82, 79.66), "wd": (100.0, 77.36),
+                "none": (100.0, 76.07), "random labels": (99.82, 9.86)},
+    "mlp3x512": {"wd": (100.0, 53.35), "none": (100.0, 52.39), "random labels": (100.0, 10.48)},
+    "mlp1x512": {"wd": (99.80, 50.39), "none": (100.0, 50.51), "random labels": (99.34, 10.61)},
+}
+#: Figure 1a, from one reproduction (25k steps, batch 128): steps until loss <= 0.01
+#: (unverified secondary source, quoted in PAPER.md).
+FIG1A_PAPER_STEPS = {"true": 5_700, "shuffled-pixels": 6_700, "gaussian": 9_900,
+                     "random-pixels": 13_000, "random-labels": 17_700}
+
+# ---- per-preset model choices -------------------------------------------------------
+
+_PAPER_LR = {"inception": 0.1, "inception-nobn": 0.01, "alexnet": 0.01, "mlp1x512": 0.01,
+             "mlp3x512": 0.01}
+_QUICK_MODELS = {"inception": (("width", 0.125),), "inception-nobn": (("width", 0.125),),
+                 "alexnet": (("channels", (32, 32)),), "mlp1x512": (), "mlp3x512": ()}
+
+
+def _data(preset, quick_dataset="mnist"):
+    if preset == "paper":
+        return {"dataset": "cifar10", "n_train": None, "n_test": None}
+    return {"dataset": quick_dataset, "n_train": 1000, "n_test": 10_000}
+
+
+def _train(preset, model, **kw) -> TrainConfig:
+    if preset == "paper":
+        base = dict(lr=_PAPER_LR[model], log_every=50, eval_every=0, max_steps=60_000)
+    else:
+        base = dict(lr=_PAPER_LR[model], decay_every=100, log_every=4, eval_every=0,
+                    max_steps=4_000)
+    return TrainConfig(**{**base, **kw})
+
+
+def _overrides(preset, model, quick=None):
+    if preset == "paper":
+        return ()
+    return _QUICK_MODELS[model] if quick is None else quick
+
+
+def _fig1a(preset):
+    model = "inception"
+    over = _overrides(preset, model, (("width", 0.25),))
+    kw = dict(max_steps=25_000, stop_at_fit=False) if preset == "paper" else dict(max_steps=3_000)
+    return [RunSpec(model=model, variant=v, model_overrides=over, train=_train(preset, model, **kw),
+                    label=VARIANT_LABELS[v], **_data(preset))
+            for v in FIG1A_VARIANTS]
+
+
+def _fig1bc(preset):
+    specs = []
+    for model in ("inception", "alexnet", "mlp1x512"):
+        for p in P_GRID:
+            specs.append(RunSpec(model=model, variant="corrupt", p=p,
+                                 model_overrides=_overrides(preset, model),
+                                 train=_train(preset, model), label=MODEL_LABELS[model],
+                                 **_data(preset)))
+    return specs
+
+
+def _table1(preset):
+    specs = []
+    cols = {"crop+wd": dict(random_crop=True, weight_decay=WEIGHT_DECAY),
+            "crop": dict(random_crop=True), "wd": dict(weight_decay=WEIGHT_DECAY),
+            "none": {}, "random labels": {}}
+    for model, paper in TABLE1_PAPER.items():
+        for col in TABLE1_COLUMNS:
+            if col not in paper:
+                continue
+            kw = dict(cols[col])
+            if preset == "quick" and kw.get("random_crop"):
+                kw["max_steps"] = 600  # augmented data is rarely fitted exactly: a budget
+            if preset == "quick" and model.startswith("inception") and col == "random labels":
+                kw["max_steps"] = 2_500
+            variant = "random-labels" if col == "random labels" else "true"
+            specs.append(RunSpec(model=model, variant=variant, p=1.0 if variant != "true" else 0.0,
+                                 model_overrides=_overrides(preset, model),
+                                 train=_train(preset, model, **kw), label=MODEL_LABELS[model],
+                                 column=col, **_data(preset, "fashion-mnist")))
+    return specs
+
+
+def _fig2b(preset):
+    specs = []
+    for model in ("inception", "inception-nobn"):
+        if preset == "paper":
+            kw = dict(max_steps=20_000, stop_at_fit=False, eval_every=1)
+            data = _data(preset)
+        else:
+            kw = dict(max_steps=800, stop_at_fit=False, eval_every=2, log_every=8)
+            data = {"dataset": "fashion-mnist", "n_train": 2000, "n_test": 2000}
+        specs.append(RunSpec(model=model, model_overrides=_overrides(preset, model, (("width", 0.25),)),
+                             train=_train(preset, model, **kw), label=MODEL_LABELS[model], **data))
+    return specs
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One figure or table of the paper: its runs per preset, its figure, its report."""
+
+    name: str
+    title: str
+    specs: Callable  # preset -> list[RunSpec] (seed 0)
+    figure: str  # name of the function in .figures
+    report: str  # name of the function in .report
+
+    def runs(self, preset: str, seeds=(0,)) -> list:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        seeds = list(seeds)
+        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+            raise ValueError(f"seeds must be non-negative ints, got {seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct, got {seeds!r}")
+        return [spec.with_seed(s) for s in seeds for spec in self.specs(preset)]
+
+
+ARTIFACTS = {
+    "fig1a": Artifact("fig1a", "Figure 1a: learning curves under randomization", _fig1a,
+                      "fig1a", "fig1a"),
+    "fig1bc": Artifact("fig1bc", "Figure 1b-c: convergence time and test error vs label corruption",
+                       _fig1bc, "fig1bc", "fig1bc"),
+    "table1": Artifact("table1", "Table 1: train/test accuracy with and without regularizers",
+                       _table1, "table1", "table1"),
+    "fig2b": Artifact("fig2b", "Figure 2b: Inception with and without BatchNorm", _fig2b,
+                      "fig2b", "fig2b"),
+}
+
