@@ -135,3 +135,35 @@ def test_real_mnist_subset(capsys, monkeypatch):
     r = json.loads(capsys.readouterr().out)
     assert r["train_error"] == 0.0 and r["test_error"] < 0.06
     assert np.isfinite(r["norm"])
+
+
+def _write_cifar(folder, rng, n_per_batch=12, n_test=20):
+    """A small ``cifar-10-batches-py/`` in the official format (dicts with bytes keys)."""
+    import pickle
+
+    folder.mkdir(parents=True)
+    templates = rng.integers(0, 256, size=(10, 3072))
+
+    def batch(path, n):
+        labels = rng.integers(0, 10, size=n)
+        x = np.clip(templates[labels] + rng.normal(0, 30, (n, 3072)), 0, 255).astype(np.uint8)
+        path.write_bytes(pickle.dumps({b"batch_label": b"x", b"labels": [int(v) for v in labels],
+                                       b"data": x}, protocol=2))
+
+    for i in range(1, 6):
+        batch(folder / f"data_batch_{i}", n_per_batch)
+    batch(folder / "test_batch", n_test)
+    (folder / "batches.meta").write_bytes(pickle.dumps(
+        {b"label_names": [f"c{i}".encode() for i in range(10)]}, protocol=2))
+
+
+def test_cifar10_from_the_users_disk(capsys, monkeypatch, tmp_path, rng):
+    import finite_expressivity.cli as cli
+
+    monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.kernel.cli",))
+    _write_cifar(tmp_path / "cifar-10-batches-py", rng)
+    code = cli.main(["kernel", "--dataset", "cifar10", "--data-path", str(tmp_path), "--json",
+                     "--quiet"])
+    r = json.loads(capsys.readouterr().out)
+    assert code == 0 and r["n_train"] == 60 and r["n_test"] == 20 and r["n_features"] == 3072
+    assert r["train_error"] == 0.0 and r["bandwidth"] > 5.0  # the median rule, not MNIST's 5

@@ -163,3 +163,16 @@ def test_estimator_input_errors(rng):
         KernelInterpolant().predict(X)
     with pytest.raises(MemoryError, match="budget"):
         KernelInterpolant(solver="cholesky", memory_gb=1e-6).fit(X, y)
+
+
+def test_with_a_ridge_the_residual_alone_stops_the_solver(rng):
+    """lambda > 0 does not interpolate: a train error above 0 must not keep it running."""
+    X, y, Y = _problem(rng, n=300)
+    be = get_backend("numpy")
+    op = StoredKernel(kernel_matrix(X, kernel=Kernel("gaussian", 0.5), dtype="float64",
+                                    backend=be), be)
+    flipped = (y + 1) % 3  # labels no smooth fit gets right everywhere
+    flipped[::2] = y[::2]
+    _, rep = solve_pcg(op, one_hot(flipped, 3), ridge=10.0, labels=flipped, tol=1e-6,
+                       max_epochs=200)
+    assert rep.converged and len(rep.epochs) < 200 and rep.epochs[-1].train_error > 0

@@ -155,9 +155,16 @@ class Backend:
     def cholesky_inplace(self, a):
         """Lower Cholesky factor of SPD ``a``, overwriting ``a`` where the library allows.
 
-        Returns the factor, or raises ``numpy.linalg.LinAlgError`` if ``a`` is not
-        numerically positive definite.
+        On the CPU this is SciPy's LAPACK on tiles (:mod:`.linalg`), for NumPy arrays
+        and torch tensors alike (a CPU tensor is viewed as a NumPy array, no copy);
+        on a GPU, torch's or CuPy's Cholesky. Raises ``numpy.linalg.LinAlgError`` if
+        ``a`` is not numerically positive definite.
         """
+        if not self.is_gpu:
+            from .linalg import blocked_cholesky  # noqa: PLC0415
+
+            blocked_cholesky(a.numpy() if self.name == "torch" else a)
+            return a
         if self.name == "torch":
             t = self._t
             info = t.empty((), dtype=t.int32, device=a.device)
@@ -168,27 +175,25 @@ class Backend:
             if int(info) != 0:
                 raise np.linalg.LinAlgError(f"leading minor {int(info)} is not positive definite")
             return a
-        if self.name == "cupy":
-            factor = self.xp.linalg.cholesky(a)
-            if not bool(self.xp.isfinite(factor[-1, -1])):
-                raise np.linalg.LinAlgError("matrix is not positive definite")
-            return factor
-        from .linalg import blocked_cholesky  # noqa: PLC0415
-
-        return blocked_cholesky(a)
+        factor = self.xp.linalg.cholesky(a)
+        if not bool(self.xp.isfinite(factor[-1, -1])):
+            raise np.linalg.LinAlgError("matrix is not positive definite")
+        return factor
 
     def cholesky_solve(self, factor, b):
-        """Solve ``L L^T x = b`` for lower ``L``."""
+        """Solve ``L L^T x = b`` for lower ``L`` (only the lower triangle is read)."""
+        if not self.is_gpu:
+            from .linalg import blocked_cho_solve  # noqa: PLC0415
+
+            if self.name == "torch":
+                return self._t.from_numpy(blocked_cho_solve(factor.numpy(), b.numpy()))
+            return blocked_cho_solve(factor, b)
         if self.name == "torch":
             return self._t.cholesky_solve(b, factor, upper=False)
-        if self.name == "cupy":
-            from cupyx.scipy.linalg import solve_triangular  # noqa: PLC0415
+        from cupyx.scipy.linalg import solve_triangular  # noqa: PLC0415
 
-            z = solve_triangular(factor, b, lower=True)
-            return solve_triangular(factor, z, lower=True, trans="T")
-        from .linalg import blocked_cho_solve  # noqa: PLC0415
-
-        return blocked_cho_solve(factor, b)
+        z = solve_triangular(factor, b, lower=True)
+        return solve_triangular(factor, z, lower=True, trans="T")
 
     def eigh(self, a):
         """Eigenvalues (descending) and eigenvectors of a small symmetric matrix."""

@@ -11,12 +11,20 @@ Choosing the solver (``solver="auto"``; see :func:`plan_solver`):
    the arrays live on a GPU or ``n <= 10,000`` (on two CPU cores a float64
    Cholesky of 20,000 points took about a minute, and 60,000 points would be 27
    times that; the iterative solvers reach the same test error in seconds);
-2. ``pcg`` (Nystrom-preconditioned CG over a stored float32 ``K``) when ``4 n^2``
-   bytes plus the preconditioner fit;
+2. ``pcg`` (Nystrom-preconditioned conjugate residuals over a stored float32
+   ``K``) when ``4 n^2`` bytes plus the preconditioner fit;
 3. ``eigenpro`` (kernel blocks on the fly) otherwise: memory ``O(n d + m n)``.
 
 A forced solver whose matrix does not fit raises ``MemoryError`` naming the bytes
 needed and the budget, before allocating anything.
+
+The iterative solvers stop at train error 0 and ``|K alpha - Y| <= tol |Y|``.
+Started from zero, a CG iterate's norm ``sqrt(alpha^T K alpha)`` is a lower bound
+on the exact interpolant's (its error is K-orthogonal to it) and rises as the
+residual falls; conjugate-residual iterates behaved the same here. So with a
+loose ``tol`` the reported norm is low: on MNIST's 60,000 raw images, 394 for the
+default conjugate residuals at residual 0.046, 445 for CG at residual 0.048.
+Exact (Cholesky) norms on subsets are in the raw-vs-gabor experiment.
 """
 
 from __future__ import annotations
@@ -147,7 +155,8 @@ class KernelInterpolant:
         ``lambda >= 0`` in ``(K + lambda I) alpha = Y``; 0 interpolates.
     solver : {"auto", "cholesky", "pcg", "eigenpro"}
     tol : float
-        Iterative solvers stop at train error 0 and relative residual <= ``tol``.
+        Iterative solvers stop at relative residual <= ``tol`` and, with ``ridge = 0``,
+        train error 0.
     max_epochs : int, optional
         Iteration budget (passes over ``K``); default 60 for PCG, 20 for EigenPro.
     rank : int

@@ -1,4 +1,4 @@
-"""Blocked Cholesky on the CPU through SciPy's LAPACK, in place.
+"""Blocked Cholesky on the CPU through SciPy's LAPACK, in place (every CPU backend).
 
 SciPy's threaded ``potrf`` (OpenBLAS 0.3.30 as shipped in its wheels) crashed with a
 segmentation fault on this project's machine for matrices from about 16,000 rows

@@ -252,10 +252,10 @@ def solve_pcg(op, Y, *, ridge: float = 0.0, precond=None, labels=None, tol: floa
     ridge : float
     precond : NystromPreconditioner, optional
     labels : numpy.ndarray of int, shape (n,), optional
-        For the train error; stopping needs it to be 0.
+        For the train error; with ``ridge = 0``, stopping needs it to be 0.
     tol : float
-        Stop once the relative residual is at most ``tol`` and (if ``labels``)
-        the train error is 0.
+        Stop once the relative residual is at most ``tol`` and (with ``labels``
+        and ``ridge = 0``: interpolation) the train error is 0.
     max_epochs : int
         At most this many iterations (one pass over ``K`` each).
     method : {"cr", "cg"}
@@ -280,7 +280,7 @@ def solve_pcg(op, Y, *, ridge: float = 0.0, precond=None, labels=None, tol: floa
     report = SolveReport(solver="pcg", dtype=str(op.dtype))
     report.notes["method"] = method
     ynorm = float((Y * Y).sum()) ** 0.5
-    precondition = precond.apply if precond is not None else (lambda v: v)
+    precondition = precond.apply if precond is not None else be.copy  # never alias R
 
     def apply_k(v):
         kv = op.matmul(v)
@@ -325,7 +325,7 @@ def solve_pcg(op, Y, *, ridge: float = 0.0, precond=None, labels=None, tol: floa
         report.epochs.append(ep)
         if callback is not None:
             callback(ep)
-        if rel <= tol and (labels is None or err == 0.0):
+        if rel <= tol and (labels is None or ridge > 0 or err == 0.0):
             report.converged = True
             break
     return alpha, report
@@ -413,7 +413,7 @@ def solve_eigenpro(op, Y, *, ridge: float = 0.0, labels=None, rng: np.random.Gen
         report.epochs.append(ep)
         if callback is not None:
             callback(ep)
-        if rel <= tol and (labels is None or err == 0.0):
+        if rel <= tol and (labels is None or ridge > 0 or err == 0.0):
             report.converged = True
             break
     return alpha, report
