@@ -17,6 +17,15 @@ from finite_expressivity.experiments.artifacts import P_GRID, TABLE1_PAPER  # no
 from finite_expressivity.models import PAPER_LR, PAPER_PARAMS  # noqa: E402
 from finite_expressivity.training import TrainConfig  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (and far slower when threads fight for cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 REQUIRED = {"model", "dataset", "variant", "p", "seed", "steps_to_fit", "final_train_accuracy",
             "test_accuracy", "params", "seconds"}
 
@@ -68,7 +77,7 @@ def test_paper_preset_uses_the_papers_models(name):
 @pytest.mark.parametrize("name", sorted(ARTIFACTS))
 def test_quick_preset_is_small(name):
     specs = ARTIFACTS[name].runs("quick", seeds=(0, 1))
-    assert all(s.dataset in ("mnist", "fashion-mnist") and s.n_train <= 2000 for s in specs)
+    assert all(s.dataset in ("mnist", "fashion-mnist") and s.n_train <= 4000 for s in specs)
     assert len({s.key() for s in specs}) == len(specs)
     mlps = [s for s in specs if s.model.startswith("mlp")]
     assert all(s.model_overrides == () for s in mlps)  # the MLPs are the paper's
@@ -170,16 +179,19 @@ def test_workers_give_the_same_numbers(tmp_path):
 
 # ---- outputs --------------------------------------------------------------------------------
 
-def _records(tmp_path):
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
     specs = [tiny(variant=v, p=1.0 if v == "random-labels" else 0.0)
              for v in ("true", "random-labels", "shuffled-pixels", "random-pixels", "gaussian")]
-    specs += [tiny(model=m, variant="corrupt", p=p) for m in ("mlp3x512", "alexnet") for p in (0.0, 1.0)]
-    return run_sweep(specs, tmp_path / "runs", datasets=DATA, quiet=True)
+    specs += [tiny(model="mlp3x512", variant="corrupt", p=p) for p in (0.0, 1.0)]
+    specs += [tiny(model="alexnet", variant="corrupt", p=p, train=TrainConfig(**{**vars(TRAIN), "max_steps": 4}))
+              for p in (0.0, 1.0)]
+    return run_sweep(specs, tmp_path_factory.mktemp("runs"), datasets=DATA, quiet=True, threads=1)
 
 
 @pytest.mark.parametrize("name", ["fig1a", "fig1bc", "table1", "fig2b"])
-def test_outputs_are_written(name, tmp_path):
-    recs = _records(tmp_path)
+def test_outputs_are_written(name, records, tmp_path):
+    recs = list(records)
     if name == "table1":
         recs = [{**r, "model": "mlp1x512", "column": c} for r, c in zip(recs[:2], ("none", "random labels"))]
     if name == "fig2b":

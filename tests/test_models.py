@@ -9,6 +9,15 @@ from finite_expressivity.models import (MODEL_NAMES, PAPER_PARAMS, AlexNetConfig
                                         count_parameters, describe_models, model_config)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (and far slower when threads fight for cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_paper_parameter_counts(name):
     model = build_model(model_config(name), seed=0)
@@ -55,7 +64,7 @@ def test_forward_shape(name, channels):
 
 def test_spatial_sizes_match_the_paper():
     inc = build_model(model_config("inception"), seed=0)
-    assert inc.features(torch.randn(2, 3, 28, 28)).shape == (2, 336, 7, 7)
+    assert inc.features(torch.randn(2, 3, 28, 28)).shape == (2, 336, 7, 7)  # then a 7x7 mean
     alex = build_model(model_config("alexnet"), seed=0)
     assert alex.features(torch.randn(2, 3, 28, 28)).shape == (2, 64, 7, 7)  # 3136 features
     assert alex.hidden[0].in_features == 3136
@@ -106,3 +115,13 @@ def test_build_model_rejects_other_objects():
 def test_describe_models_lists_counts():
     rows = describe_models(in_channels=(3,))
     assert {r["model"]: r["params"] for r in rows} == PAPER_PARAMS
+
+
+def test_local_response_norm_matches_torch():
+    from finite_expressivity.models.nets import LocalResponseNorm
+
+    x = torch.randn(3, 13, 5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) + 0.5
+    for size in (9, 4, 1):
+        ours = LocalResponseNorm(size, alpha=0.3, beta=0.75, k=1.5)(x)
+        ref = torch.nn.LocalResponseNorm(size, alpha=0.3, beta=0.75, k=1.5)(x)
+        assert torch.allclose(ours, ref, rtol=1e-12, atol=1e-14)

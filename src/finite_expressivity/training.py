@@ -39,7 +39,7 @@ import io
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -307,8 +307,9 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
     checkpoint : str or Path, optional
         File to resume from and save to (see the module notes).
     progress : callable, optional
-        Called with a dict after every epoch (the ``epoch_log`` entry plus
-        ``max_steps``, ``loss``).
+        Called with a dict after every epoch, once its checkpoint is written: the
+        ``epoch_log`` entry plus ``max_steps``, ``steps_per_epoch`` and ``fitted``. It may
+        raise to stop the run (a later call with the same checkpoint resumes).
 
     Returns
     -------
@@ -340,7 +341,8 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
     use_bf16 = config.precision == "bf16" or (config.precision == "auto" and cuda)
     is_conv = type(model_config).__name__ != "MLPConfig"
     channels_last = is_conv and (True if config.channels_last is None else config.channels_last)
-    fingerprint = _fingerprint(config_to_dict(model_config), asdict(config), init_seed,
+    settings = {k: v for k, v in asdict(config).items() if k != "compile"}  # compile: same math
+    fingerprint = _fingerprint(config_to_dict(model_config), settings, init_seed,
                                data.name, data.variant, float(data.p), int(data.seed),
                                int(np.asarray(data.train_labels).shape[0]),
                                int(np.asarray(data.test_labels).shape[0]))
@@ -349,7 +351,7 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
         checkpoint = Path(checkpoint)
         if checkpoint.exists():
             try:
-                state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+                state = torch.load(checkpoint, map_location="cpu", weights_only=True)
             except Exception as exc:
                 raise ValueError(f"checkpoint {checkpoint} is unreadable ({type(exc).__name__}); "
                                  f"delete it to start the run afresh") from None
@@ -506,7 +508,3 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
                        seconds=seconds, device=str(dev), history=history, epoch_log=epoch_log,
                        resumed_from=resumed_from)
 
-
-def config_dict(config: TrainConfig) -> dict:
-    """``config`` as a plain dict (for result files)."""
-    return {f.name: getattr(config, f.name) for f in fields(config)}

@@ -61,7 +61,7 @@ def write_outputs(name: str, records, out) -> ArtifactResult:
     return ArtifactResult(records=records, paths=paths, report=text)
 
 
-def run_artifact(name: str, preset: str = "quick", out=None, *, seeds=(0,), data_path=None,
+def run_artifact(name: str, preset: str = "quick", out=None, *, seeds=None, data_path=None,
                  device="auto", workers: int = 1, threads: int | None = None,
                  compile: bool = False, quiet: bool = False) -> ArtifactResult:
     """Reproduce one artifact: run (or resume) its runs, then write its outputs.
@@ -72,8 +72,9 @@ def run_artifact(name: str, preset: str = "quick", out=None, *, seeds=(0,), data
     preset : {"quick", "paper"}
     out : str or Path, optional
         Output folder (default ``results/<name>-<preset>``).
-    seeds : sequence of int
-        One set of runs per seed (data variant, initialization and batch order).
+    seeds : sequence of int, optional
+        One set of runs per seed (data variant, initialization and batch order);
+        default: the preset's (``(0, 1)`` for fig1bc quick, else ``(0,)``).
     data_path, device, workers, threads, compile, quiet
         See :func:`run_sweep`.
     """

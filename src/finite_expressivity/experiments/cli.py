@@ -9,6 +9,8 @@ from .artifacts import ARTIFACTS, PRESETS
 
 
 def _seeds(text):
+    if text is None:
+        return None
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
@@ -60,7 +62,8 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=1, help="runs in parallel processes")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per worker (default 1; small models run best that way)")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds, one set of runs each")
+    p.add_argument("--seeds", default=None,
+                   help="comma-separated seeds, one set of runs each (default: the preset's)")
     p.add_argument("--compile", action="store_true", help="torch.compile the models")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_run)

@@ -35,8 +35,15 @@ def _save(fig, out, stem) -> list:
 
 def _subtitle(records):
     r = records[0]
-    n = f", first {r['n_train']} train images" if r.get("n_train") else ""
-    return f"{r['dataset']}{n}"
+    sizes = {}
+    for x in records:
+        sizes.setdefault(x["n_train"], []).append(MODEL_LABELS.get(x["model"], x["model"]))
+    if None in sizes or not sizes:
+        return r["dataset"]
+    if len(sizes) == 1:
+        return f"{r['dataset']}, first {r['n_train']} train images"
+    parts = [f"{', '.join(dict.fromkeys(m))}: {n}" for n, m in sizes.items()]
+    return f"{r['dataset']}, train images: " + "; ".join(parts)
 
 
 def fig1a(records, out) -> list:
@@ -60,7 +67,7 @@ def fig1a(records, out) -> list:
     ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
     ax.legend(frameon=False)
-    ax.set_title(f"(a) learning curves ({MODEL_LABELS[records[0]['model']]}, {_subtitle(records)})",
+    ax.set_title(f"(a) learning curves, {MODEL_LABELS[records[0]['model']]}\n{_subtitle(records)}",
                  fontsize=9)
     return _save(fig, out, "fig1a")
 
@@ -138,8 +145,8 @@ def table1(records, out) -> list:
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 3.0)
-    ax.set_title(f"Table 1: train / test accuracy (%), ours on {_subtitle(records)}; "
-                 f"(paper, CIFAR-10)", fontsize=9)
+    ax.set_title(f"Table 1: train / test accuracy (%). Ours: {_subtitle(records)}; "
+                 f"in parentheses: the paper's, CIFAR-10", fontsize=9)
     return _save(fig, out, "table1")
 
 
@@ -163,5 +170,5 @@ def fig2b(records, out) -> list:
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.02)
     ax.legend(frameon=False, loc="lower right")
-    ax.set_title(f"(b) Inception w/ and w/o BatchNorm ({_subtitle(records)})", fontsize=9)
+    ax.set_title(f"(b) Inception w/ and w/o BatchNorm\n{_subtitle(records)}", fontsize=9)
     return _save(fig, out, "fig2b")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .artifacts import (FIG1A_PAPER_STEPS, FIG1A_VARIANTS, MODEL_LABELS, TABLE1_COLUMNS,
                         TABLE1_PAPER, VARIANT_LABELS)
-from .figures import _cell, _mean, relative_steps
+from .figures import _cell, _mean, _subtitle, relative_steps
 
 __all__ = ["fig1a", "fig1bc", "table1", "fig2b"]
 
@@ -18,10 +18,10 @@ def _num(x, fmt="{:.2f}"):
 
 
 def _where(records):
-    r = records[0]
-    n = f" (first {r['n_train']} train, {r['n_test']} test images)" if r.get("n_train") else ""
     seeds = sorted({r["seed"] for r in records})
-    return f"{r['dataset']}{n}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+    test = sorted({r["n_test"] for r in records if r.get("n_test")})
+    t = f", {'/'.join(map(str, test))} test images" if test else ""
+    return f"{_subtitle(records)}{t}; seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
 def _table(header, rows) -> str:
@@ -78,12 +78,18 @@ def table1(records) -> str:
             if ours is None and col not in paper:
                 continue
             pp = paper.get(col)
+            rs = [r for r in records if r["model"] == m and r["column"] == col]
             params = next((r["params"] for r in records if r["model"] == m), None)
+            fits = [r["steps_to_fit"] for r in rs]
+            stop = "-" if not rs else ("fit at " + "/".join(map(str, fits)) if None not in fits
+                                       else "budget " + "/".join(str(r["steps"]) for r in rs))
             rows.append([MODEL_LABELS[m], f"{params:,}" if params else "-", col,
-                         "-" if ours is None else f"{ours[0]:.2f} / {ours[1]:.2f}",
+                         "-" if ours is None else f"{ours[0]:.2f} / {ours[1]:.2f}", stop,
                          "-" if pp is None else f"{pp[0]:.2f} / {pp[1]:.2f}"])
-    head = ["model", "params (ours)", "column", "ours train / test %", "paper train / test % (CIFAR-10)"]
-    return f"Table 1: on {_where(records)}\n" + _table(head, rows)
+    head = ["model", "params (ours)", "column", "ours train / test %", "steps",
+            "paper train / test % (CIFAR-10)"]
+    return (f"Table 1: on {_where(records)}\n" + _table(head, rows)
+            + "\n'budget N': stopped at its step budget before fitting the training set.")
 
 
 def fig2b(records) -> str:

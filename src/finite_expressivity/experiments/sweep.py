@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -148,10 +149,11 @@ class _Printer:
 
 
 def run_one(spec: RunSpec, run_dir, *, dataset=None, data_path=None, device="auto",
-            compile: bool = False, tag: str = "", quiet: bool = False) -> dict:
+            compile: bool = False, tag: str = "", quiet: bool = False, check=None) -> dict:
     """Train one spec into ``run_dir`` (resuming from its checkpoint) and return its record.
 
     If ``run_dir/result.json`` exists the run is finished: it is read back, not redone.
+    ``check``, if given, is called after every epoch's checkpoint (it may raise to stop).
     """
     from dataclasses import replace
 
@@ -172,8 +174,13 @@ def run_one(spec: RunSpec, run_dir, *, dataset=None, data_path=None, device="aut
     printer = _Printer(tag or spec.short(), quiet=quiet)
     ckpt = run_dir / "checkpoint.pt"
     printer.say(("resuming " if ckpt.exists() else "starting ") + spec.short())
+    def progress(entry):
+        if check is not None:
+            check()
+        printer(entry)
+
     result = train(cfg, data, settings, init_seed=spec.init_seed, device=dev, checkpoint=ckpt,
-                   progress=printer)
+                   progress=progress)
     rec = _record(spec, result, cfg, str(dev))
     atomic_write_json(done, rec)
     ckpt.unlink(missing_ok=True)
@@ -184,12 +191,16 @@ def run_one(spec: RunSpec, run_dir, *, dataset=None, data_path=None, device="aut
     return rec
 
 
-def _worker(spec_d, run_dir, dataset, data_path, device, compile, threads, tag, quiet):
+def _worker(spec_d, run_dir, dataset, data_path, device, compile, threads, tag, quiet, parent):
     import torch
+
+    def parent_alive():  # a killed sweep leaves no orphans: exit after this epoch's checkpoint
+        if os.getppid() != parent:
+            os._exit(1)  # not SystemExit: the pool's worker loop would catch it and go on
 
     torch.set_num_threads(threads)
     return run_one(spec_from_dict(spec_d), run_dir, dataset=dataset, data_path=data_path,
-                   device=device, compile=compile, tag=tag, quiet=quiet)
+                   device=device, compile=compile, tag=tag, quiet=quiet, check=parent_alive)
 
 
 def _guard(out: Path, specs, meta: dict):
@@ -297,8 +308,8 @@ def run_sweep(specs, out, *, data_path=None, device="auto", workers: int = 1,
         given = lambda s: loaded[(s.dataset, s.n_train, s.n_test)] if datasets else None  # noqa: E731
         futures = {pool.submit(_worker, spec_to_dict(specs[i]), str(out / "runs" / specs[i].name()),
                                given(specs[i]), None if data_path is None else str(data_path),
-                               device, compile,
-                               threads, f"{i + 1}/{n} {specs[i].short()}", quiet): i
+                               device, compile, threads, f"{i + 1}/{n} {specs[i].short()}", quiet,
+                               os.getpid()): i
                    for i in pending}
         for fut in as_completed(futures):
             records[futures[fut]] = fut.result()

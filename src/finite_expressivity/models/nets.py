@@ -58,11 +58,36 @@ class SmallInception(nn.Module):
             layers.append(block)
             c = block.out_channels
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)  # the 7x7 mean pool on 28x28 inputs
         self.fc = nn.Linear(c, cfg.n_classes)
 
     def forward(self, x):
-        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+        # the 7x7 mean pool on 28x28 inputs; a mean, not AdaptiveAvgPool2d, whose CUDA
+        # backward is nondeterministic
+        return self.fc(self.features(x).mean(dim=(2, 3)))
+
+
+class LocalResponseNorm(nn.Module):
+    """``x / (k + alpha * mean of x**2 over a window of size channels) ** beta``.
+
+    The same function as ``torch.nn.LocalResponseNorm`` (zero-padded window, divided by
+    ``size``), written as a sum of shifted slices: torch's uses ``avg_pool3d``, whose
+    CUDA backward is nondeterministic (and slow on CPUs).
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, x):
+        c = x.shape[1]
+        sq = torch.nn.functional.pad(x * x, (0, 0, 0, 0, self.size // 2, (self.size - 1) // 2))
+        window = sq[:, 0:c]
+        for i in range(1, self.size):
+            window = window + sq[:, i:i + c]
+        return x / (self.k + (self.alpha / self.size) * window) ** self.beta
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class AlexNet(nn.Module):
@@ -73,8 +98,8 @@ class AlexNet(nn.Module):
             layers += [nn.Conv2d(c, cout, 5, padding=2), nn.ReLU(),
                        nn.MaxPool2d(3, stride=2, padding=1)]
             if cfg.lrn:
-                layers.append(nn.LocalResponseNorm(cfg.lrn_size, alpha=cfg.lrn_alpha,
-                                                   beta=cfg.lrn_beta, k=cfg.lrn_k))
+                layers.append(LocalResponseNorm(cfg.lrn_size, alpha=cfg.lrn_alpha,
+                                                beta=cfg.lrn_beta, k=cfg.lrn_k))
             c, size = cout, (size - 1) // 2 + 1
         self.features = nn.Sequential(*layers)
         dims = [c * size * size, *cfg.hidden]
