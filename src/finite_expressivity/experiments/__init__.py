@@ -62,7 +62,7 @@ def write_outputs(name: str, records, out) -> ArtifactResult:
 
 
 def run_artifact(name: str, preset: str = "quick", out=None, *, seeds=None, data_path=None,
-                 device="auto", workers: int = 1, threads: int | None = None,
+                 device="auto", workers: int | None = None, threads: int | None = None,
                  compile: bool = False, quiet: bool = False) -> ArtifactResult:
     """Reproduce one artifact: run (or resume) its runs, then write its outputs.
 
@@ -74,7 +74,7 @@ def run_artifact(name: str, preset: str = "quick", out=None, *, seeds=None, data
         Output folder (default ``results/<name>-<preset>``).
     seeds : sequence of int, optional
         One set of runs per seed (data variant, initialization and batch order);
-        default: the preset's (``(0, 1)`` for fig1bc quick, else ``(0,)``).
+        default: the preset's (``(0, 1, 2)`` for fig1bc quick, else ``(0,)``).
     data_path, device, workers, threads, compile, quiet
         See :func:`run_sweep`.
     """

@@ -59,7 +59,9 @@ def register(subparsers) -> None:
     p.add_argument("--data-path", default=None,
                    help="folder holding cifar-10-batches-py (paper preset) or the dataset cache")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    p.add_argument("--workers", type=int, default=1, help="runs in parallel processes")
+    p.add_argument("--workers", type=int, default=None,
+                   help="runs in parallel processes (default: one per CPU core on a CPU, "
+                        "1 on a GPU; the numbers do not depend on it)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per worker (default 1; small models run best that way)")
     p.add_argument("--seeds", default=None,

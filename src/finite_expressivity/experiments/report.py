@@ -51,20 +51,40 @@ def fig1a(records) -> str:
               " <= 0.01 relative to true labels (unverified).")
 
 
+def _trend(ps, steps) -> str:
+    """How the mean steps to fit move with p: the ratio p=max/p=min and Spearman's rho."""
+    from scipy.stats import spearmanr
+
+    pairs = [(p, s) for p, s in zip(ps, steps) if s is not None and s == s]
+    if len(pairs) < 3:
+        return "too few fitted runs for a trend"
+    rho = spearmanr([p for p, _ in pairs], [s for _, s in pairs]).statistic
+    return (f"p={pairs[-1][0]:g} takes {pairs[-1][1] / pairs[0][1]:.2f}x the steps of "
+            f"p={pairs[0][0]:g}; Spearman rank correlation with p {rho:.2f}")
+
+
 def fig1bc(records) -> str:
     rel = relative_steps(records)
-    rows = []
+    rows, trends = [], []
     for m in dict.fromkeys(r["model"] for r in records):
-        for p in sorted({r["p"] for r in records if r["model"] == m}):
+        ps = sorted({r["p"] for r in records if r["model"] == m})
+        means = []
+        for p in ps:
             rs = [r for r in records if r["model"] == m and r["p"] == p]
-            rows.append([MODEL_LABELS[m], f"{p:.1f}",
-                         _num(_mean([r["steps_to_fit"] for r in rs]), "{:.0f}"),
+            fits = [r["steps_to_fit"] for r in rs]
+            means.append(_mean(fits))
+            rows.append([MODEL_LABELS[m], f"{p:.1f}", _num(means[-1], "{:.0f}"),
+                         f"{sum(f is not None for f in fits)}/{len(fits)}",
                          _num(_mean(rel[(m, p)])),
                          _pct(_mean([r["final_train_accuracy"] for r in rs])),
                          _pct(_mean([1 - r["test_accuracy"] for r in rs])),
                          _num(90.0 * p, "{:.0f}")])
-    head = ["model", "p", "steps to fit", "relative", "train %", "test error %", "chance-line %*"]
+        trends.append(f"{MODEL_LABELS[m]}: {_trend(ps, means)}")
+    head = ["model", "p", "steps to fit", "fitted", "relative", "train %", "test error %",
+            "chance-line %*"]
     return (f"Figure 1b-c: on {_where(records)}\n" + _table(head, rows)
+            + "\nsteps to fit: mean over the runs that fitted (see 'fitted').\n"
+            + "\n".join(trends)
             + "\npaper (CIFAR-10): time to fit grows with p for all three models; test error grows"
               " with p and reaches 90% at p = 1.\n* a test error that rises linearly from 0 to 90%"
               " (the p = 1 value), for reference.")

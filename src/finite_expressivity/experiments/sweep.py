@@ -224,7 +224,23 @@ def _guard(out: Path, specs, meta: dict):
         atomic_write_json(path, {**want, "specs": [spec_to_dict(s) for s in specs]})
 
 
-def run_sweep(specs, out, *, data_path=None, device="auto", workers: int = 1,
+def default_workers(device="auto") -> int:
+    """Worker processes for a sweep: one per usable CPU core on a CPU, one on a GPU.
+
+    The quick presets' models are small; one single-threaded process per core runs
+    them about twice as fast on two cores as one process with two threads.
+    """
+    import torch
+
+    if str(device).startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_sweep(specs, out, *, data_path=None, device="auto", workers: int | None = None,
               threads: int | None = None, compile: bool = False, meta: dict | None = None,
               quiet: bool = False, datasets: dict | None = None) -> list[dict]:
     """Run every spec into ``out``; finished runs are read back, unfinished ones resumed.
@@ -238,8 +254,9 @@ def run_sweep(specs, out, *, data_path=None, device="auto", workers: int = 1,
         Where datasets live (CIFAR-10's folder, or the registry cache).
     device : str
         "auto", "cpu", "cuda", ...
-    workers : int
-        Processes running specs at once (1: all in this process).
+    workers : int, optional
+        Processes running specs at once (1: all in this process; default
+        :func:`default_workers`). The numbers do not depend on it.
     threads : int, optional
         torch threads per worker process (default 1: the small models of the quick
         presets run fastest with one thread per process, and far slower when threads
@@ -259,6 +276,8 @@ def run_sweep(specs, out, *, data_path=None, device="auto", workers: int = 1,
     list of dict
         One record per spec, in the order given.
     """
+    if workers is None:
+        workers = default_workers(device)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
