@@ -147,7 +147,7 @@ def test_sweep_writes_records_and_skips_finished_runs(tmp_path):
 def test_interrupted_sweep_resumes_with_identical_numbers(tmp_path, monkeypatch):
     specs = [tiny(variant="random-labels", p=1.0), tiny(variant="corrupt", p=0.5, seed=1),
              tiny(model="mlp3x512", variant="corrupt", p=0.3)]
-    ref = run_sweep(specs, tmp_path / "ref", datasets=DATA, quiet=True)
+    ref = run_sweep(specs, tmp_path / "ref", datasets=DATA, quiet=True, workers=1)
 
     real = sweep_mod._Printer.__call__
 
@@ -158,11 +158,11 @@ def test_interrupted_sweep_resumes_with_identical_numbers(tmp_path, monkeypatch)
 
     monkeypatch.setattr(sweep_mod._Printer, "__call__", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(specs, tmp_path / "run", datasets=DATA, quiet=True)
+        run_sweep(specs, tmp_path / "run", datasets=DATA, quiet=True, workers=1)
     monkeypatch.setattr(sweep_mod._Printer, "__call__", real)
     first = json.loads((tmp_path / "run" / "runs" / specs[0].name() / "result.json").read_text())
     assert (tmp_path / "run" / "runs" / specs[1].name() / "checkpoint.pt").exists()
-    recs = run_sweep(specs, tmp_path / "run", datasets=DATA, quiet=True)
+    recs = run_sweep(specs, tmp_path / "run", datasets=DATA, quiet=True, workers=1)
     assert recs[0] == first
     drop = ("seconds", "provenance", "epoch_log")
     for a, b in zip(ref, recs):
