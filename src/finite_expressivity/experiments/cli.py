@@ -56,7 +56,7 @@ def register(subparsers) -> None:
                    help="quick: MNIST/Fashion-MNIST subsets on a CPU in minutes; paper: the "
                         "paper's models and schedule on CIFAR-10 (needs --data-path, a GPU)")
     p.add_argument("--out", default=None, help="output folder (default results/ARTIFACT-PRESET)")
-    p.add_argument("--data-path", default=None,
+    p.add_argument("--data-path", "--path", dest="data_path", default=None,
                    help="folder holding cifar-10-batches-py (paper preset) or the dataset cache")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--workers", type=int, default=None,
