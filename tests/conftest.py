@@ -73,3 +73,14 @@ def has_cuda() -> bool:
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:  # noqa: BLE001
         return False
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Run with one torch thread: tiny models run fastest that way, and far slower when
+    threads fight for the cores."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -18,13 +18,7 @@ from finite_expressivity.models import PAPER_LR, PAPER_PARAMS  # noqa: E402
 from finite_expressivity.training import TrainConfig  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and far slower when threads fight for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 REQUIRED = {"model", "dataset", "variant", "p", "seed", "steps_to_fit", "final_train_accuracy",
             "test_accuracy", "params", "seconds"}

@@ -9,13 +9,7 @@ from finite_expressivity.models import (MODEL_NAMES, PAPER_PARAMS, AlexNetConfig
                                         count_parameters, describe_models, model_config)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and far slower when threads fight for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

@@ -10,13 +10,7 @@ from finite_expressivity.models import model_config  # noqa: E402
 from finite_expressivity.training import TrainConfig, paper_train_config, train  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and far slower when threads fight for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def synthetic(n=96, n_test=40, size=8, channels=1, classes=4, seed=0):

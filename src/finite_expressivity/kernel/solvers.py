@@ -321,14 +321,20 @@ def solve_pcg(op, Y, *, ridge: float = 0.0, precond=None, labels=None, tol: floa
         rel = float((R * R).sum()) ** 0.5 / ynorm
         err = _train_error(be.to_numpy(Y - R - ridge * alpha), labels) if labels is not None \
             else float("nan")
-        ep = Epoch(it, err, rel, time.perf_counter() - t0)
-        report.epochs.append(ep)
-        if callback is not None:
-            callback(ep)
-        if rel <= tol and (labels is None or ridge > 0 or err == 0.0):
-            report.converged = True
+        if _end_epoch(report, Epoch(it, err, rel, time.perf_counter() - t0), callback,
+                      tol=tol, interpolating=labels is not None and ridge == 0):
             break
     return alpha, report
+
+
+def _end_epoch(report, ep, callback, *, tol: float, interpolating: bool) -> bool:
+    """Record ``ep``; True (and ``report.converged``) once the residual is below ``tol``
+    and, when interpolating labels without a ridge, no training point is misclassified."""
+    report.epochs.append(ep)
+    if callback is not None:
+        callback(ep)
+    report.converged = ep.rel_residual <= tol and (not interpolating or ep.train_error == 0.0)
+    return report.converged
 
 
 # ------------------------------------------------------------------------- EigenPro
@@ -409,11 +415,7 @@ def solve_eigenpro(op, Y, *, ridge: float = 0.0, labels=None, rng: np.random.Gen
             alpha[bs] += lr * corr
         rel = sq_res ** 0.5 / ynorm
         err = wrong / n if labels is not None else float("nan")
-        ep = Epoch(epoch, err, rel, time.perf_counter() - t0)
-        report.epochs.append(ep)
-        if callback is not None:
-            callback(ep)
-        if rel <= tol and (labels is None or ridge > 0 or err == 0.0):
-            report.converged = True
+        if _end_epoch(report, Epoch(epoch, err, rel, time.perf_counter() - t0), callback,
+                      tol=tol, interpolating=labels is not None and ridge == 0):
             break
     return alpha, report
