@@ -215,3 +215,32 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     assert main(["run", "fig1a", "--seeds", "a,b", "--out", str(tmp_path / "o")]) == 1
     assert main(["run", "fig9"]) == 2
+
+
+def test_interrupted_run_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    import finite_expressivity.experiments as experiments_pkg
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments_pkg, "run_artifact", interrupted)
+    assert main(["run", "fig1a", "--out", str(tmp_path / "out")]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "rerun the same command to resume" in err and "out" in err
+
+
+def test_sigterm_stops_like_ctrl_c(monkeypatch, capsys):
+    import os
+    import signal
+
+    import finite_expressivity.experiments as experiments_pkg
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not interrupt")
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(experiments_pkg, "run_artifact", killed)
+    assert main(["run", "fig1a", "--out", "unused"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is restored

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from . import __version__
 
@@ -47,6 +49,7 @@ def main(argv=None) -> int:
     from .data.registry import DataError
 
     parser = build_parser()
+    previous = _sigterm_as_interrupt()
     try:
         args = parser.parse_args(argv)
         if getattr(args, "func", None) is None:
@@ -63,6 +66,21 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _sigterm_as_interrupt():
+    """Treat SIGTERM (kill, a batch system's time limit) like Ctrl-C, so long jobs stop
+    through the same cleanup; returns the handler to restore (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from .artifacts import ARTIFACTS, PRESETS
 
@@ -23,9 +24,15 @@ def _run(args) -> int:
 
     # cuBLAS reads this when CUDA starts; deterministic matmuls need it (harmless on CPU).
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    res = run_artifact(args.artifact, args.preset, args.out, seeds=_seeds(args.seeds),
-                       data_path=args.data_path, device=args.device, workers=args.workers,
-                       threads=args.threads, compile=args.compile, quiet=args.quiet)
+    out = args.out if args.out is not None else os.path.join("results", f"{args.artifact}-{args.preset}")
+    try:
+        res = run_artifact(args.artifact, args.preset, out, seeds=_seeds(args.seeds),
+                           data_path=args.data_path, device=args.device, workers=args.workers,
+                           threads=args.threads, compile=args.compile, quiet=args.quiet)
+    except KeyboardInterrupt:
+        print(f"error: interrupted; finished runs and per-epoch checkpoints are kept in {out}: "
+              f"rerun the same command to resume", file=sys.stderr)
+        return 130
     print(res.report)
     print("\nwrote " + ", ".join(str(p) for p in res.paths))
     return 0
