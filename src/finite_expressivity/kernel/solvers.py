@@ -79,6 +79,10 @@ class StoredKernel:
         """``K[idx, :]``."""
         return self.K[idx]
 
+    def block(self, rows, cols):
+        """``K[rows, cols]`` for index arrays ``rows`` and ``cols``."""
+        return self.K[rows[:, None], cols[None, :]]
+
 
 class OnTheFlyKernel:
     """``K(X, X)`` never stored: each product computes kernel blocks afresh.
@@ -110,10 +114,19 @@ class OnTheFlyKernel:
 
     def rows(self, idx):
         """``K[idx, :]``, computed now."""
+        return self.block(idx, slice(None))
+
+    def block(self, rows, cols):
+        """``K[rows, cols]``, computed now (index arrays or slices)."""
         be = self.backend
-        m = idx.stop - idx.start if isinstance(idx, slice) else len(idx)
-        out = be.empty((m, self.n), self.dtype)
-        self.points.sq_dists_into(out, idx, self.points)
+
+        def size(idx):
+            if isinstance(idx, slice):
+                return len(range(*idx.indices(self.n)))
+            return len(idx)
+
+        out = be.empty((size(rows), size(cols)), self.dtype)
+        self.points.sq_dists_into(out, rows, self.points, cols)
         return self.kernel.from_sq_dists_(out, be)
 
     def matmul(self, A):
@@ -378,7 +391,7 @@ def solve_eigenpro(op, Y, *, ridge: float = 0.0, labels=None, rng: np.random.Gen
     s = int(min(subsample, n))
     sidx = np.sort(rng.choice(n, size=s, replace=False))
     bs = be.asarray(sidx)
-    Ks = be.astype(op.rows(bs)[:, bs], np.float64)
+    Ks = be.astype(op.block(bs, bs), np.float64)  # K[S, S] only, not s x n
     lam, V = be.eigh(Ks)
     q = int(min(top_q, s - 1))
     lam_tail = float(lam[q]) + ridge * s / n
