@@ -191,11 +191,20 @@ def run_one(spec: RunSpec, run_dir, *, dataset=None, data_path=None, device="aut
     return rec
 
 
+_STOP = None  # in a worker process: the sweep's stop event (set by _init_worker)
+
+
+def _init_worker(stop):
+    global _STOP
+    _STOP = stop
+
+
 def _worker(spec_d, run_dir, dataset, data_path, device, compile, threads, tag, quiet, parent):
     import torch
 
-    def parent_alive():  # a killed sweep leaves no orphans: exit after this epoch's checkpoint
-        if os.getppid() != parent:
+    def parent_alive():  # a stopped or killed sweep leaves no orphans: exit after this
+        # epoch's checkpoint
+        if os.getppid() != parent or (_STOP is not None and _STOP.is_set()):
             os._exit(1)  # not SystemExit: the pool's worker loop would catch it and go on
 
     torch.set_num_threads(threads)
@@ -321,8 +330,10 @@ def run_sweep(specs, out, *, data_path=None, device="auto", workers: int | None 
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)),
-                               mp_context=mp.get_context("spawn"))
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()  # set on interruption: the workers stop after their epoch's checkpoint
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx,
+                               initializer=_init_worker, initargs=(stop,))
     try:
         given = lambda s: loaded[(s.dataset, s.n_train, s.n_test)] if datasets else None  # noqa: E731
         futures = {pool.submit(_worker, spec_to_dict(specs[i]), str(out / "runs" / specs[i].name()),
@@ -333,6 +344,7 @@ def run_sweep(specs, out, *, data_path=None, device="auto", workers: int | None 
         for fut in as_completed(futures):
             records[futures[fut]] = fut.result()
     except BaseException:
+        stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
