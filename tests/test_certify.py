@@ -84,3 +84,12 @@ def test_non_finite_networks_are_refused_and_huge_residuals_reported():
     net = TwoLayerReLU(np.ones(1), np.array([-1.0, 0.0]), np.array([1e308, 0.0]))
     cert = certify(net, np.array([[0.0], [1e10]]), np.array([0.0, 1.0]))
     assert cert.max_residual == np.inf and not cert.certified
+
+
+def test_diagnose_orders_long_runs_of_close_projections_exactly():
+    from finite_expressivity.certify import _exact_order
+
+    zs = np.full(12, 0.5)  # equal floats: the exact order is unknown to them
+    zs[0], zs[-1] = 0.25, 0.75
+    Zs = np.array([1, *range(20, 10, -1), 30], dtype=object)  # a reversed run of 10
+    assert list(_exact_order(Zs, zs)) == [1, *range(11, 21), 30]

@@ -243,6 +243,20 @@ def certify(net, X, y, *, tol: float | None = None, projections: Projections | N
     )
 
 
+def _exact_order(Zs, zs):
+    """The exact projections ``Zs`` in ascending order, given in the order of their float
+    approximations ``zs`` (ascending): those can misorder neighbours closer than their
+    rounding, so each run of such neighbours (with a margin of 2) is sorted exactly."""
+    Zs = Zs.copy()
+    close = np.nonzero(np.diff(zs) <= 4 * np.spacing(np.abs(zs[1:])))[0]
+    if len(close):
+        split = np.nonzero(np.diff(close) > 5)[0]  # further apart: the windows do not touch
+        for first, last in zip(close[np.r_[0, split + 1]], close[np.r_[split, len(close) - 1]]):
+            lo, hi = max(0, first - 2), min(len(Zs), last + 4)
+            Zs[lo:hi] = sorted(Zs[lo:hi])
+    return Zs
+
+
 def diagnose(net, X, *, tol: float = 1e-6, projections: Projections | None = None) -> Diagnostics:
     """Smallest projection gap, largest weight and digits of precision needed.
 
@@ -262,13 +276,7 @@ def diagnose(net, X, *, tol: float = 1e-6, projections: Projections | None = Non
     proj = projections if projections is not None else exact_projections(X, a)
     Z, Ez, zf = proj
     order = np.argsort(zf, kind="stable")
-    Zs = Z[order]
-    # the float approximations can misorder projections closer than their rounding:
-    # sort such runs exactly
-    close = np.nonzero(np.diff(zf[order]) <= 4 * np.spacing(np.abs(zf[order][1:])))[0]
-    for start in close:
-        lo_, hi_ = max(0, start - 2), min(len(Zs), start + 4)
-        Zs[lo_:hi_] = sorted(Zs[lo_:hi_])
+    Zs = _exact_order(Z[order], zf[order])
     diffs = Zs[1:] - Zs[:-1] if len(Zs) > 1 else np.array([], dtype=object)
     positive = [int(v) for v in diffs if v > 0]
     min_gap = _int_to_float(min(positive), Ez) if positive else math.inf
