@@ -263,8 +263,9 @@ def sgd_min_norm(*, out, quick, seed, dataset, data_dir, data_path, backend, dev
     ds = _load(dataset, data_dir, data_path)
     n = min(100 if quick else 200, len(ds.train_labels))
     epochs = 1500 if quick else 3000
-    pix = ds.train_images.reshape(len(ds.train_images), -1).astype(np.float64) / 255.0
-    X = pix[:n] - pix[:5000].mean(0)
+    m = min(5000, len(ds.train_labels))  # rows for the centring mean
+    pix = ds.train_images[:m].reshape(m, -1).astype(np.float64) / 255.0
+    X = pix[:n] - pix.mean(0)
     X /= np.linalg.norm(X, axis=1, keepdims=True)  # rows centred and normalized (conditioning)
     y = one_hot(ds.train_labels[:n], 10)
     w_star = min_norm_solution(X, y)
@@ -367,15 +368,9 @@ def run_experiment(name: str, *, out, quick: bool = False, seed: int = 0, datase
                                           data_dir=data_dir, data_path=data_path,
                                           backend=backend, device=device, progress=progress)
     result["seconds"] = round(time.perf_counter() - t0, 2)
+    from .backend import get_backend  # noqa: PLC0415
+
+    # the device the experiment's backend resolved to (numpy: cpu, even beside a GPU)
     result["files"] = _write(out, name, result, rows, fig, config,
-                             "cuda" if device not in ("cpu",) and _has_cuda() else "cpu")
+                             get_backend(backend, device).device)
     return result
-
-
-def _has_cuda() -> bool:
-    try:
-        import torch  # noqa: PLC0415
-
-        return torch.cuda.is_available()
-    except ImportError:
-        return False

@@ -102,6 +102,7 @@ def run_kernel(*, dataset="mnist", kernel="gaussian", bandwidth=None, solver="au
         pred = model.predict(Xte)
     test_error = float(np.mean(pred != ds.test_labels[:n_test]))
     s = model.summary()
+    peak = peak_memory_gb(model.backend_)
     out = {
         "dataset": dataset, "n_train": n, "n_test": n_test, "n_features": int(Xtr.shape[1]),
         "kernel": kernel, "bandwidth": s["bandwidth"], "solver": s["solver"],
@@ -113,8 +114,8 @@ def run_kernel(*, dataset="mnist", kernel="gaussian", bandwidth=None, solver="au
         "backend": s["backend"], "device": s["device"],
         "seconds": {**{k: round(v, 3) for k, v in prog.seconds.items()},
                     "total": round(time.perf_counter() - t0, 3)},
-        "peak_memory_gb": round(max(peak_memory_gb(model.backend_).values()), 3),
-        "peak_memory": {k: round(v, 3) for k, v in peak_memory_gb(model.backend_).items()},
+        "peak_memory_gb": round(max(peak.values()), 3),
+        "peak_memory": {k: round(v, 3) for k, v in peak.items()},
         "history": s["history"], "solver_notes": s["solver_notes"],
     }
     return out

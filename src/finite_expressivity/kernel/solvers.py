@@ -147,7 +147,7 @@ class OnTheFlyKernel:
 
 
 # --------------------------------------------------------------------------- Cholesky
-def solve_cholesky(K, Y, *, ridge: float = 0.0, backend: Backend, labels=None):
+def solve_cholesky(K, Y, *, ridge: float = 0.0, backend: Backend):
     """Solve ``(K + ridge I) alpha = Y`` by Cholesky, overwriting ``K``.
 
     Parameters
@@ -157,9 +157,7 @@ def solve_cholesky(K, Y, *, ridge: float = 0.0, backend: Backend, labels=None):
     Y : array, shape (n, c)
     ridge : float
     backend : Backend
-    labels : numpy.ndarray of int, shape (n,), optional
-        Only for the report; the train error needs ``K``, which is gone, so it is
-        computed by the caller.
+        (The train error needs ``K``, which the factor overwrites: callers compute it.)
 
     Returns
     -------
