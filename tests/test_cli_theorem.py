@@ -100,7 +100,7 @@ def test_bad_user_data_one_line_error(tmp_path, rng, make, match):
         (["--data", "/nonexistent.npz"], "no such file"),
         (["--dataset", "gaussian", "--labels", "true"], "gaussian"),
         (["--dataset", "gaussian", "--n", "0"], "positive"),
-        (["--tol", "-1"], "tol"),
+        (["--tol", "-1"], "--tol must be >= 0"),
     ],
 )
 def test_bad_flags_one_line_error(args, match):

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import json
 
+from .argtypes import nonnegative
 from .theorem import run_theorem, theorem_data
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise ValueError(f"--tol must be a non-negative number, got {text}")
-    return value
 
 
 def register(sub) -> None:
@@ -31,7 +25,7 @@ def register(sub) -> None:
     p.add_argument("--data", metavar="PATH", help="your own X and y: data.npz, X.npy,y.npy or data.csv (last column = label)")
     p.add_argument("--data-dir", metavar="DIR", help="dataset cache folder (default $FE_DATA_DIR or ~/.cache/finite-expressivity)")
     p.add_argument("--save", metavar="PATH", help="write the network's a, b, w to this .npz")
-    p.add_argument("--tol", type=_positive_float, default=None,
+    p.add_argument("--tol", type=nonnegative("--tol"), default=None,
                    help="certify when every exact residual is at most this (default 1e-6 * max(1, max|y|))")
     p.add_argument("--forward-sample", type=int, default=None, metavar="M",
                    help="run the O(n^2) float64 forward pass on at most M points "

@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from ..argtypes import nonnegative, positive
+
 __all__ = ["register", "main", "format_result"]
-
-
-def _nonneg(name):
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not v >= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {text}")
-        return v
-    return parse
-
-
-def _positive(name, kind=float):
-    def parse(text):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a positive {kind.__name__}, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text}")
-        return v
-    return parse
 
 
 def register(sub) -> None:
@@ -53,31 +29,31 @@ def register(sub) -> None:
         "experiments and writes JSON, CSV and a figure.")
     p.add_argument("--dataset", default="mnist", choices=DATASETS)
     p.add_argument("--kernel", default="gaussian", choices=KERNELS)
-    p.add_argument("--bandwidth", type=_positive("--bandwidth"), default=None,
+    p.add_argument("--bandwidth", type=positive("--bandwidth"), default=None,
                    help="kernel bandwidth (default: 5 for the Gaussian kernel on raw MNIST or "
                    "Fashion-MNIST pixels, else the median rule: median pairwise distance / 2 (Gaussian) or itself "
                    "(Laplacian))")
     p.add_argument("--solver", default="auto", choices=SOLVERS,
                    help="auto: Cholesky if float64 K fits and (GPU or n <= 10,000), else PCG on a "
                    "stored float32 K if it fits, else EigenPro on the fly")
-    p.add_argument("--ridge", type=_nonneg("--ridge"), default=0.0, help="lambda >= 0 (default 0)")
+    p.add_argument("--ridge", type=nonnegative("--ridge"), default=0.0, help="lambda >= 0 (default 0)")
     p.add_argument("--features", default="raw", choices=FEATURES)
-    p.add_argument("--n", type=_positive("--n", int), default=None,
+    p.add_argument("--n", type=positive("--n", int), default=None,
                    help="first N training images (default: all)")
-    p.add_argument("--n-test", type=_positive("--n-test", int), default=None,
+    p.add_argument("--n-test", type=positive("--n-test", int), default=None,
                    help="first N test images (default: all)")
-    p.add_argument("--n-filters", type=_positive("--n-filters", int), default=None,
+    p.add_argument("--n-filters", type=positive("--n-filters", int), default=None,
                    help="random-conv: number of random filters (default 1024; the paper: 32000)")
     p.add_argument("--gabor-order", type=int, choices=(1, 2), default=None,
                    help="gabor: 1 (wavelet modulus) or 2 (plus a second layer); default 1")
-    p.add_argument("--tol", type=_positive("--tol"), default=5e-2,
+    p.add_argument("--tol", type=positive("--tol"), default=5e-2,
                    help="iterative solvers stop at train error 0 and relative residual <= TOL "
                    "(default 0.05)")
-    p.add_argument("--max-epochs", type=_positive("--max-epochs", int), default=None,
+    p.add_argument("--max-epochs", type=positive("--max-epochs", int), default=None,
                    help="iteration budget (default 60 for PCG, 20 for EigenPro)")
-    p.add_argument("--rank", type=_positive("--rank", int), default=1000,
+    p.add_argument("--rank", type=positive("--rank", int), default=1000,
                    help="Nystrom preconditioner rank for PCG (default 1000)")
-    p.add_argument("--memory-gb", type=_positive("--memory-gb"), default=None,
+    p.add_argument("--memory-gb", type=positive("--memory-gb"), default=None,
                    help="memory the solve may use (default 90%% of what is free)")
     p.add_argument("--backend", default="auto", choices=("auto", "numpy", "torch", "cupy"))
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
