@@ -11,6 +11,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/device.txt"
 status=0
 # 1. the GPU tests (construction on torch-cuda and CuPy, data loader, kernels, training)
 python -m pytest -q -m gpu -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu_tests.log" || status=1
+export FE_GPU_TESTS_DONE=1  # the part scripts below skip their own (already run) GPU tests
 # 2. Theorem 1 on the GPU: the construction against the floor, CuPy and torch
 python benchmarks/construction.py --backend cupy --n 100000 1000000 10000000 --json "$OUT/construction_cupy.json" 2>&1 | tee "$OUT/construction.log" || status=1
 python benchmarks/construction.py --backend torch --n 100000 1000000 10000000 --json "$OUT/construction_torch.json" 2>&1 | tee -a "$OUT/construction.log" || status=1
