@@ -215,6 +215,8 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
         status, bad, b, w, st = fused.slopes_and_weights(*src, idx, err)
         if status == 0:
             return _expand(b, w[:, None], keep, xp), _fused_stats(n, m, st)
+        if status == 1 and bad == 0:  # the first point, against b_0
+            raise _Collision(f"point {int(order[0])} lies too close to 0 along a for its projection error")
         if status == 1:
             slots = to_numpy(xp.nonzero(keep)[0]) if keep is not None else np.arange(m)
             i, j = int(order[int(slots[bad - 1])]), int(order[int(slots[bad])])
