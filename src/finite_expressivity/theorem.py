@@ -271,6 +271,7 @@ def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | Non
         "construction": {k: v for k, v in host.info.items() if k != "seed"},
         "seconds": seconds,
         "construct_over_floor": seconds["construct"] / seconds["floor"],
+        "timing_runs": repeat,  # construct and floor: best of this many runs
     }
     report.update(extra)
     if save:

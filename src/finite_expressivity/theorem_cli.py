@@ -70,6 +70,8 @@ def format_report(r: dict) -> str:
         rows.append(("deep network equals the two-layer one (exact)",
                      f"{'yes' if r['deep_equals_two_layer'] else 'NO'} ({r['deep_points_checked']} points)"))
     rows += [(f"seconds: {k}", f"{v:.3f}") for k, v in r["seconds"].items()]
-    rows.append(("construct / floor (warm, best of 3)", f"{r['construct_over_floor']:.2f}x"))
+    runs = r["timing_runs"]
+    best = f"warm, best of {runs}" if runs > 1 else "first run of each"
+    rows.append((f"construct / floor ({best})", f"{r['construct_over_floor']:.2f}x"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
