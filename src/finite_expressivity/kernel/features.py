@@ -98,11 +98,12 @@ def _torch():
 
 
 def _torch_device(device):
-    torch = _torch()
+    """``device`` (None: "auto") as a torch.device; CUDA asked for where there is none is
+    a ValueError that says so."""
+    from ..data.loader import resolve_device  # noqa: PLC0415
 
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    _torch()  # the install hint when torch is missing
+    return resolve_device("auto" if device is None else device)
 
 
 def _embed(filters: np.ndarray, P: int) -> np.ndarray:
