@@ -44,6 +44,17 @@ def atomic_write_json(path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
 
 
+def atomic_write_figure(fig, out, stem: str, formats=("png", "pdf"), **savefig) -> list[Path]:
+    """Save a matplotlib figure as ``out/stem.png`` and ``.pdf`` (150 dpi), each written
+    atomically; ``savefig`` options go to ``fig.savefig``."""
+    paths = []
+    for fmt in formats:
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, **{"dpi": 150, **savefig})
+        paths.append(atomic_write_bytes(Path(out) / f"{stem}.{fmt}", buf.getvalue()))
+    return paths
+
+
 def atomic_write_csv(path, rows: list[dict]) -> Path:
     """Write a list of flat dicts as CSV (columns: union of keys, in first-seen order)."""
     columns: list[str] = []

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-from ..results import atomic_write_bytes
+from ..results import atomic_write_figure
 from .artifacts import FIG1A_VARIANTS, MODEL_LABELS, TABLE1_COLUMNS, TABLE1_PAPER, VARIANT_LABELS
 
 __all__ = ["fig1a", "fig1bc", "table1", "fig2b", "relative_steps"]
@@ -22,15 +20,6 @@ def _figure(*size):
     from matplotlib.figure import Figure  # no pyplot: no global figure state
 
     return Figure(figsize=size, layout="constrained")
-
-
-def _save(fig, out, stem) -> list:
-    paths = []
-    for fmt in ("png", "pdf"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=150)
-        paths.append(atomic_write_bytes(Path(out) / f"{stem}.{fmt}", buf.getvalue()))
-    return paths
 
 
 def _subtitle(records):
@@ -69,7 +58,7 @@ def fig1a(records, out) -> list:
     ax.legend(frameon=False)
     ax.set_title(f"(a) learning curves, {MODEL_LABELS[records[0]['model']]}\n{_subtitle(records)}",
                  fontsize=9)
-    return _save(fig, out, "fig1a")
+    return atomic_write_figure(fig, out, "fig1a")
 
 
 def relative_steps(records) -> dict:
@@ -109,7 +98,7 @@ def fig1bc(records, out) -> list:
     ax_c.set_title("(c) generalization error growth", fontsize=9)
     ax_b.legend(frameon=False)
     fig.suptitle(_subtitle(records), fontsize=9)
-    return _save(fig, out, "fig1bc")
+    return atomic_write_figure(fig, out, "fig1bc")
 
 
 def _cell(records, model, col):
@@ -147,7 +136,7 @@ def table1(records, out) -> list:
     table.scale(1, 3.0)
     ax.set_title(f"Table 1: train / test accuracy (%). Ours: {_subtitle(records)}; "
                  f"in parentheses: the paper's, CIFAR-10", fontsize=9)
-    return _save(fig, out, "table1")
+    return atomic_write_figure(fig, out, "table1")
 
 
 def fig2b(records, out) -> list:
@@ -171,4 +160,4 @@ def fig2b(records, out) -> list:
     ax.set_ylim(0, 1.02)
     ax.legend(frameon=False, loc="lower right")
     ax.set_title(f"(b) Inception w/ and w/o BatchNorm\n{_subtitle(records)}", fontsize=9)
-    return _save(fig, out, "fig2b")
+    return atomic_write_figure(fig, out, "fig2b")

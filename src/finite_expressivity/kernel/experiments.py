@@ -40,8 +40,7 @@ PAPER = {
 
 
 def _write(out: Path, name: str, result: dict, rows: list, fig, config: dict, device: str):
-    from ..results import atomic_write_bytes, atomic_write_csv, atomic_write_json, provenance
-    import io  # noqa: PLC0415
+    from ..results import atomic_write_csv, atomic_write_figure, atomic_write_json, provenance
 
     files = []
     atomic_write_json(out / f"{name}.json", {"result": result, "paper": PAPER,
@@ -50,11 +49,7 @@ def _write(out: Path, name: str, result: dict, rows: list, fig, config: dict, de
     atomic_write_csv(out / f"{name}.csv", rows)
     files.append(str(out / f"{name}.csv"))
     if fig is not None:
-        for ext in ("png", "pdf"):
-            buf = io.BytesIO()
-            fig.savefig(buf, format=ext, dpi=150, bbox_inches="tight")
-            atomic_write_bytes(out / f"{name}.{ext}", buf.getvalue())
-            files.append(str(out / f"{name}.{ext}"))
+        files += [str(p) for p in atomic_write_figure(fig, out, name, bbox_inches="tight")]
         import matplotlib.pyplot as plt  # noqa: PLC0415
 
         plt.close(fig)
