@@ -27,7 +27,7 @@ import numpy as np
 
 
 def run_one(ds, n, solver, *, device, backend, memory_gb):
-    from finite_expressivity.kernel.interpolant import KernelInterpolant
+    from finite_expressivity.section5.interpolant import KernelInterpolant
 
     X = ds.train_images[:n].reshape(n, -1)
     Xt = ds.test_images.reshape(len(ds.test_images), -1)
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from finite_expressivity.data import load
-    from finite_expressivity.kernel.backend import get_backend
+    from finite_expressivity.section5.backend import get_backend
 
     be = get_backend(args.backend, args.device)
     max_exact = args.max_exact or (10 ** 9 if be.is_gpu else 20000)
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     if be.is_gpu and be.name == "torch":
         machine["gpu"] = be.xp.cuda.get_device_name()
     if args.json:
-        from finite_expressivity.results import atomic_write_json
+        from finite_expressivity.core.files import atomic_write_json
 
         atomic_write_json(args.json, {"rows": rows, "machine": machine})
     print(json.dumps(machine))

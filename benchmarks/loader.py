@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from finite_expressivity.data import DeviceLoader
-from finite_expressivity.data.loader import resolve_device
+from finite_expressivity.core.devices import torch_device as resolve_device
 
 
 def _epoch(batches, device) -> int:

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from finite_expressivity.models import build_model, count_parameters, model_config
+from finite_expressivity.randomization.models import build_model, count_parameters, model_config
 
 PAPER = [("inception", {}), ("inception-nobn", {}), ("alexnet", {}), ("mlp1x512", {}),
          ("mlp3x512", {})]
@@ -101,7 +101,7 @@ def main():
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--compile", action="store_true")
     args = ap.parse_args()
-    from finite_expressivity.data.loader import resolve_device
+    from finite_expressivity.core.devices import torch_device as resolve_device
 
     dev = resolve_device(args.device)
     if args.threads:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU checks for the Section 5 kernel part (finite_expressivity.kernel), for a lent GPU
+# GPU checks for the Section 5 kernel part (finite_expressivity.section5), for a lent GPU
 # machine with CuPy and torch. Called by scripts/gpu_check.sh; writes logs under $OUT.
 # MNIST must be in the cache ($FE_DATA_DIR or ~/.cache/finite-expressivity): the GPU
 # machine reaches no registry, so carry the cache folder (e.g. FE_DATA_DIR=.data with
@@ -17,9 +17,9 @@ fi
 # 2. fused kernel vs GEMM-built blocks (answers checked before timing)
 python - <<'PY' 2>&1 | tee "$OUT/kernel_fused_timing.log" || status=1
 import time, numpy as np, cupy
-from finite_expressivity.kernel.backend import get_backend
-from finite_expressivity.kernel.cuda import fused_kernel_matvec, fused_kernel_matvec_reference
-from finite_expressivity.kernel.kernels import Kernel, kernel_matmul
+from finite_expressivity.section5.backend import get_backend
+from finite_expressivity.section5.cuda import fused_kernel_matvec, fused_kernel_matvec_reference
+from finite_expressivity.section5.gram import Kernel, kernel_matmul
 rng = np.random.default_rng(0)
 k = Kernel("gaussian", 5.0)
 X = rng.uniform(size=(20000, 784)); A = rng.standard_normal((20000, 10))

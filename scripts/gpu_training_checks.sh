@@ -13,8 +13,8 @@ status=0
 timeout 300 python - <<'PY' 2>&1 | tee "$OUT/training_smoke.log" || status=1
 import json, os, time, numpy as np, torch
 from finite_expressivity.data import ImageDataset, make_variant
-from finite_expressivity.models import model_config, PAPER_LR
-from finite_expressivity.training import TrainConfig, train
+from finite_expressivity.randomization.models import model_config, PAPER_LR
+from finite_expressivity.randomization.training import TrainConfig, train
 rng = np.random.default_rng(0)
 ds = ImageDataset(name="synthetic", n_classes=10, sha256="-",
                   train_images=rng.integers(0, 256, (1024, 3, 28, 28), dtype=np.uint8),

@@ -41,7 +41,7 @@ class Backend:
 
     @staticmethod
     def to_numpy(a):
-        from finite_expressivity.validation import to_numpy
+        from finite_expressivity.core.validation import to_numpy
 
         return np.asarray(to_numpy(a))
 

@@ -12,9 +12,9 @@ Theorem 1 in four calls::
 
 __version__ = "0.1.0"
 
-from .certify import Certificate, Diagnostics, certify, diagnose  # noqa: E402
-from .construction import fit  # noqa: E402
-from .network import TwoLayerReLU  # noqa: E402
+from .theorem1.certify import Certificate, Diagnostics, certify, diagnose  # noqa: E402
+from .theorem1.construction import fit  # noqa: E402
+from .theorem1.network import TwoLayerReLU  # noqa: E402
 
 __all__ = ["fit", "TwoLayerReLU", "certify", "diagnose", "Certificate", "Diagnostics",
            "__version__"]

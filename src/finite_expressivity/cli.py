@@ -19,11 +19,10 @@ from . import __version__
 
 # One entry per module providing ``register(subparsers)``; add yours here.
 _COMMANDS = (
-    "finite_expressivity.theorem_cli",
-    "finite_expressivity.check_cli",
+    "finite_expressivity.theorem1.cli",
     "finite_expressivity.data.cli",
-    "finite_expressivity.experiments.cli",
-    "finite_expressivity.kernel.cli",
+    "finite_expressivity.randomization.cli",
+    "finite_expressivity.section5.cli",
 )
 
 
@@ -46,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from .data.registry import DataError
+    from .data.dataset import DataError
 
     parser = build_parser()
     previous = _sigterm_as_interrupt()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from finite_expressivity.data import DeviceLoader, make_variant
-from finite_expressivity.data.loader import resolve_device
+from finite_expressivity.core.devices import torch_device as resolve_device
 
 torch = pytest.importorskip("torch")
 
@@ -79,5 +79,5 @@ def test_arguments_checked():
         DeviceLoader(x, y, device="gpu-please")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
+        with pytest.raises(ValueError, match="no CUDA device is visible"):
             DeviceLoader(x, y, device="cuda")

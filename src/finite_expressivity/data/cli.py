@@ -7,10 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from ..core.argtypes import add_data_dir
+
 __all__ = ["register"]
-
-_DISK = ("cifar10", "cifar100")
-
 
 def register(subparsers) -> None:
     """Add ``fe data {fetch,list,stats,show}`` to the ``fe`` parser."""
@@ -23,13 +22,9 @@ def register(subparsers) -> None:
 
     def name_args(p):
         p.add_argument("name", metavar="NAME",
-                       help="mnist, fashion-mnist, cifar10, cifar100 (with --path) or an "
+                       help="mnist, fashion-mnist, cifar10, cifar100 (in --data-dir) or an "
                             "image-folder path")
-        p.add_argument("--data-dir", metavar="DIR", default=None,
-                       help="cache folder (default $FE_DATA_DIR or ~/.cache/finite-expressivity)")
-        p.add_argument("--path", metavar="DIR", default=None,
-                       help="cifar10/cifar100: folder holding cifar-10-batches-py/ or "
-                            "cifar-100-python/ (default: the cache folder)")
+        add_data_dir(p)
         p.add_argument("--size", type=int, default=None, metavar="S",
                        help="image folders: resize and center-crop every image to SxS")
 
@@ -42,14 +37,14 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("fetch", help="fetch a registry dataset into the cache")
     p.add_argument("name", metavar="NAME", help="mnist or fashion-mnist")
-    p.add_argument("--data-dir", metavar="DIR", default=None, help="cache folder")
+    add_data_dir(p)
     p.add_argument("--no-network", action="store_true",
                    help="fail instead of asking the registry if not cached")
     p.set_defaults(func=_fetch)
 
     p = sub.add_parser("list", help="list datasets and what the cache holds")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--data-dir", metavar="DIR", default=None, help="cache folder")
+    add_data_dir(p)
     p.set_defaults(func=_list)
 
     p = sub.add_parser("stats", help="label and pixel statistics of a randomized variant")
@@ -74,15 +69,14 @@ def register(subparsers) -> None:
 
 
 def _load(args):
-    from .registry import load  # noqa: PLC0415
+    from .catalog import load  # noqa: PLC0415
 
-    if args.name in _DISK:
-        return load(args.name, args.path or args.data_dir)
     return load(args.name, args.data_dir, size=args.size)
 
 
 def _fetch(args) -> int:
-    from .registry import cached, fetch  # noqa: PLC0415
+    from .catalog import cached  # noqa: PLC0415
+    from .registry import fetch  # noqa: PLC0415
 
     path = fetch(args.name, args.data_dir, network=not args.no_network)
     info = cached(args.name, args.data_dir)
@@ -91,9 +85,9 @@ def _fetch(args) -> int:
 
 
 def _list(args) -> int:
-    from .registry import SOURCES, cached  # noqa: PLC0415
+    from .catalog import DATASETS, cached  # noqa: PLC0415
 
-    rows = [cached(name, args.data_dir) for name in (*SOURCES, *_DISK)]
+    rows = [cached(name, args.data_dir) for name in DATASETS]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -147,7 +141,7 @@ def _show(args) -> int:
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
 
-    from ..results import atomic_write_bytes  # noqa: PLC0415
+    from ..core.files import atomic_write_bytes  # noqa: PLC0415
     from .variants import VARIANTS, make_variant  # noqa: PLC0415
 
     if args.n < 1 or args.n > 64:

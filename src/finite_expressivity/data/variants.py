@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .registry import ImageDataset
+from .dataset import ImageDataset
 
 __all__ = ["VARIANTS", "VariantData", "make_variant", "corrupt_labels", "shuffle_pixels",
            "random_pixels", "gaussian_like", "channel_stats"]

@@ -1,0 +1,95 @@
+"""The exact certificate against an independent Fraction evaluation."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from finite_expressivity import TwoLayerReLU, certify, diagnose
+from finite_expressivity.theorem1.certify import exact_projections
+
+
+def _fraction_outputs(net, X):
+    a = [Fraction(float(v)) for v in net.a]
+    out = []
+    for row in X:
+        z = sum(Fraction(float(x)) * ai for x, ai in zip(row, a))
+        out.append(sum(Fraction(float(w)) * max(z - Fraction(float(b)), 0) for w, b in zip(net.w, net.b)))
+    return out
+
+
+def test_certificate_matches_fractions_on_arbitrary_network(rng):
+    """Any stored network (not only fitted ones): random float a, b, w."""
+    X = rng.standard_normal((40, 3)) * 10 ** rng.uniform(-3, 3, (40, 1))
+    net = TwoLayerReLU(rng.standard_normal(3), np.sort(rng.standard_normal(25)), rng.standard_normal(25) * 1e3)
+    y = rng.standard_normal(40)
+    cert = certify(net, X, y, tol=1e-3)
+    want = [o - Fraction(float(t)) for o, t in zip(_fraction_outputs(net, X), y)]
+    assert np.allclose(cert.residuals, [float(v) for v in want], rtol=1e-15, atol=0)
+    assert cert.max_residual == float(max(abs(v) for v in want))
+    assert cert.certified == (max(abs(v) for v in want) <= Fraction(1e-3))
+    assert cert.accuracy is None  # real-valued labels
+
+
+def test_unsorted_biases_and_point_on_kink(rng):
+    X = np.array([[1.0], [2.0], [3.0]])
+    net = TwoLayerReLU(np.array([1.0]), np.array([2.0, 0.5]), np.array([3.0, -1.0]))
+    # c(x) = 3 relu(x-2) - relu(x-0.5): at 1, 2, 3 -> -0.5, -1.5, 0.5
+    cert = certify(net, X, np.array([-0.5, -1.5, 0.5]), tol=0.0)
+    assert cert.max_residual == 0.0 and cert.certified
+
+
+def test_exact_projection_of_wide_range_data(rng):
+    X = rng.standard_normal((20, 6)) * np.array([1e-300, 1e-10, 1.0, 1e10, 1e200, 3.0])
+    a = rng.standard_normal(6)
+    Z, E, _ = exact_projections(X, a)
+    for i in range(20):
+        want = sum(Fraction(float(x)) * Fraction(float(v)) for x, v in zip(X[i], a))
+        assert Fraction(int(Z[i])) * Fraction(2) ** E == want
+
+
+def test_detects_a_wrong_network(rng):
+    from finite_expressivity import fit
+
+    X = rng.standard_normal((100, 4))
+    y = rng.integers(0, 10, 100).astype(float)
+    net = fit(X, y, seed=0)
+    w = np.array(net.w)
+    w[37] *= 1 + 1e-9
+    broken = TwoLayerReLU(net.a, net.b, w)
+    cert = certify(broken, X, y, tol=1e-12)
+    assert not cert.certified and cert.max_residual > 1e-12
+
+
+def test_diagnostics(rng):
+    from finite_expressivity import fit
+
+    X = rng.standard_normal((300, 5))
+    y = rng.integers(0, 10, 300).astype(float)
+    net = fit(X, y, seed=0)
+    dg = diagnose(net, X)
+    z = np.sort(X @ net.a)
+    assert dg.min_gap == pytest.approx(np.min(np.diff(z)), rel=1e-6)
+    assert dg.max_abs_weight == np.max(np.abs(net.w))
+    assert dg.duplicates == 0 and dg.digits_needed > 0 and dg.projection_digits > 0
+
+
+def test_non_finite_networks_are_refused_and_huge_residuals_reported():
+    X = np.array([[0.0], [1.0], [2.0]])
+    w = np.array([0.0, 1.0, np.nan])
+    with pytest.raises(ValueError, match="w holds NaN or inf"):
+        certify(TwoLayerReLU(np.ones(1), np.array([-1.0, 0.5, 1.5]), w), X, np.zeros(3))
+    net = TwoLayerReLU(np.ones(1), np.array([-1.0, 0.0]), np.array([1e308, 0.0]))
+    cert = certify(net, np.array([[0.0], [1e10]]), np.array([0.0, 1.0]))
+    assert cert.max_residual == np.inf and not cert.certified
+
+
+def test_diagnose_orders_long_runs_of_close_projections_exactly():
+    from finite_expressivity.theorem1.certify import _exact_order
+
+    zs = np.full(12, 0.5)  # equal floats: the exact order is unknown to them
+    zs[0], zs[-1] = 0.25, 0.75
+    Zs = np.array([1, *range(20, 10, -1), 30], dtype=object)  # a reversed run of 10
+    assert list(_exact_order(Zs, zs)) == [1, *range(11, 21), 30]
