@@ -47,19 +47,29 @@ def formed_matrix(X, y, a):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--n", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
     p.add_argument("--d", type=int, default=32)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--json", metavar="PATH")
-    p.add_argument("--backend", default="numpy", choices=["numpy", "torch", "cupy"],
-                   help="array library for fit and floor (torch uses CUDA when available)")
+    p.add_argument(
+        "--backend",
+        default="numpy",
+        choices=["numpy", "torch", "cupy"],
+        help="array library for fit and floor (torch uses CUDA when available)",
+    )
     args = p.parse_args(argv)
     if args.backend != "numpy":
         return gpu_main(args)
     rows = []
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, numpy {np.__version__}")
-    print(f"{'n':>9} {'floor s':>9} {'fit s':>9} {'fit/floor':>9} {'trsolve/floor':>13} {'dense/floor':>11}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, numpy {np.__version__}"
+    )
+    print(
+        f"{'n':>9} {'floor s':>9} {'fit s':>9} {'fit/floor':>9} {'trsolve/floor':>13} {'dense/floor':>11}"
+    )
     for n in args.n:
         rng = np.random.default_rng([n, 0])
         X = rng.standard_normal((n, args.d))
@@ -71,23 +81,36 @@ def main(argv=None):
             assert certify(net, X, y).certified, "fit failed its certificate"
         floor, _ = best_of(lambda: np.argsort(X @ a), args.repeat)
         t_fit, _ = best_of(lambda: fit(X, y, seed=0), args.repeat)
-        row = {"n": n, "d": args.d, "floor_s": floor, "fit_s": t_fit, "fit_over_floor": t_fit / floor}
+        row = {
+            "n": n,
+            "d": args.d,
+            "floor_s": floor,
+            "fit_s": t_fit,
+            "fit_over_floor": t_fit / floor,
+        }
         if n <= 10_000:
             A, ys = formed_matrix(X, y, a)
             w = solve_triangular(A, ys, lower=True)
             assert np.max(np.abs(A @ w - ys)) < 0.5
-            t_tr, _ = best_of(lambda: solve_triangular(*formed_matrix(X, y, a), lower=True), args.repeat)
+            t_tr, _ = best_of(
+                lambda: solve_triangular(*formed_matrix(X, y, a), lower=True), args.repeat
+            )
             row["trsolve_over_floor"] = t_tr / floor
         if n <= 5_000:
             t_dn, _ = best_of(lambda: np.linalg.solve(*formed_matrix(X, y, a)), args.repeat)
             row["dense_over_floor"] = t_dn / floor
         rows.append(row)
         fmt = lambda k: f"{row[k]:.1f}x" if k in row else "-"  # noqa: E731
-        print(f"{n:>9,} {floor:>9.4f} {t_fit:>9.4f} {row['fit_over_floor']:>8.2f}x "
-              f"{fmt('trsolve_over_floor'):>13} {fmt('dense_over_floor'):>11}", flush=True)
+        print(
+            f"{n:>9,} {floor:>9.4f} {t_fit:>9.4f} {row['fit_over_floor']:>8.2f}x "
+            f"{fmt('trsolve_over_floor'):>13} {fmt('dense_over_floor'):>11}",
+            flush=True,
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": platform.platform(), "cpus": os.cpu_count(), "rows": rows}, f, indent=2)
+            json.dump(
+                {"machine": platform.platform(), "cpus": os.cpu_count(), "rows": rows}, f, indent=2
+            )
 
 
 def gpu_main(args):
@@ -105,7 +128,9 @@ def gpu_main(args):
         (Xb, yb, ab), device = to_backend([X, y, a], args.backend)
         net = fit(Xb, yb, seed=0)  # warm-up and check
         ref = fit(X, y, seed=0)
-        assert np.array_equal(np.asarray(ref.b), np.asarray(net.b.tolist())), "backend differs from NumPy"
+        assert np.array_equal(np.asarray(ref.b), np.asarray(net.b.tolist())), (
+            "backend differs from NumPy"
+        )
 
         def floor():
             out = (Xb @ ab).argsort()
@@ -117,8 +142,19 @@ def gpu_main(args):
 
         t_floor, _ = best_of(floor, args.repeat)
         t_fit, _ = best_of(run, args.repeat)
-        rows.append({"n": n, "device": device, "floor_s": t_floor, "fit_s": t_fit, "fit_over_floor": t_fit / t_floor})
-        print(f"{n:>9,} {device:>12} {t_floor:>9.4f} {t_fit:>9.4f} {t_fit / t_floor:>8.2f}x", flush=True)
+        rows.append(
+            {
+                "n": n,
+                "device": device,
+                "floor_s": t_floor,
+                "fit_s": t_fit,
+                "fit_over_floor": t_fit / t_floor,
+            }
+        )
+        print(
+            f"{n:>9,} {device:>12} {t_floor:>9.4f} {t_fit:>9.4f} {t_fit / t_floor:>8.2f}x",
+            flush=True,
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"backend": args.backend, "rows": rows}, f, indent=2)

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from finite_expressivity.data import DeviceLoader
 from finite_expressivity.core.devices import torch_device as resolve_device
+from finite_expressivity.data import DeviceLoader
 
 
 def _epoch(batches, device) -> int:
@@ -72,7 +72,7 @@ def _copy_rate(x: np.ndarray, batch: int, repeats: int) -> float:
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
         for s in range(0, len(x) - batch + 1, batch):
-            buf[...] = x[s:s + batch]
+            buf[...] = x[s : s + batch]
         best = min(best, time.perf_counter() - t0)
     return (len(x) // batch * batch) / best
 
@@ -89,14 +89,17 @@ def run(shape: str, n: int, batch_size: int, device, repeats: int, seed: int) ->
 
     resident = DeviceLoader(x, y, batch_size=batch_size, device=device, seed=seed)
     gen = torch.Generator().manual_seed(seed)
-    baseline = DataLoader(TensorDataset(xt, yt), batch_size=batch_size, shuffle=True,
-                          generator=gen)
+    baseline = DataLoader(TensorDataset(xt, yt), batch_size=batch_size, shuffle=True, generator=gen)
     _check(lambda: resident, x, y, device)
     _check(lambda: baseline, x, y, device)
     fast = _time(lambda: resident, device, repeats)
     slow = _time(lambda: baseline, device, repeats)
-    return {"shape": shape, "fast": fast, "slow": slow,
-            "copy": _copy_rate(x, batch_size, repeats) if device.type == "cpu" else None}
+    return {
+        "shape": shape,
+        "fast": fast,
+        "slow": slow,
+        "copy": _copy_rate(x, batch_size, repeats) if device.type == "cpu" else None,
+    }
 
 
 def main(argv=None) -> None:
@@ -106,27 +109,39 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs; best is kept")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shape", action="append", choices=sorted(SHAPES), default=None,
-                        help="image shape to run (repeatable; default: mnist and cifar)")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        choices=sorted(SHAPES),
+        default=None,
+        help="image shape to run (repeatable; default: mnist and cifar)",
+    )
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
-    results = [run(shape, args.n, args.batch_size, device, args.repeats, args.seed)
-               for shape in (args.shape or ["mnist", "cifar"])]
+    results = [
+        run(shape, args.n, args.batch_size, device, args.repeats, args.seed)
+        for shape in (args.shape or ["mnist", "cifar"])
+    ]
 
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {device}"
-          + (f" ({gpu})" if gpu else ""))
-    print(f"data: {args.n} float32 images, batch {args.batch_size}, best of {args.repeats} "
-          f"epochs after a warm-up; images/s")
-    print(f"{'shape':<14}{'DeviceLoader':>14}{'DataLoader':>14}{'ratio':>8}"
-          f"{'plain copy':>14}")
+    print(
+        f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {device}"
+        + (f" ({gpu})" if gpu else "")
+    )
+    print(
+        f"data: {args.n} float32 images, batch {args.batch_size}, best of {args.repeats} "
+        f"epochs after a warm-up; images/s"
+    )
+    print(f"{'shape':<14}{'DeviceLoader':>14}{'DataLoader':>14}{'ratio':>8}{'plain copy':>14}")
     for r in results:
         dims = "x".join(map(str, SHAPES[r["shape"]]))
         copy = f"{r['copy']:14,.0f}" if r["copy"] else f"{'-':>14}"
-        print(f"{r['shape'] + ' ' + dims:<14}{r['fast']:14,.0f}{r['slow']:14,.0f}"
-              f"{r['fast'] / r['slow']:7.1f}x{copy}")
+        print(
+            f"{r['shape'] + ' ' + dims:<14}{r['fast']:14,.0f}{r['slow']:14,.0f}"
+            f"{r['fast'] / r['slow']:7.1f}x{copy}"
+        )
 
 
 if __name__ == "__main__":

@@ -22,17 +22,30 @@ import torch
 
 from finite_expressivity.randomization.models import build_model, count_parameters, model_config
 
-PAPER = [("inception", {}), ("inception-nobn", {}), ("alexnet", {}), ("mlp1x512", {}),
-         ("mlp3x512", {})]
-QUICK = [("inception", {"width": 0.125}), ("inception", {"width": 0.25}),
-         ("inception-nobn", {"width": 0.125}), ("alexnet", {"channels": (32, 32)}),
-         ("mlp1x512", {}), ("mlp3x512", {})]
+PAPER = [
+    ("inception", {}),
+    ("inception-nobn", {}),
+    ("alexnet", {}),
+    ("mlp1x512", {}),
+    ("mlp3x512", {}),
+]
+QUICK = [
+    ("inception", {"width": 0.125}),
+    ("inception", {"width": 0.25}),
+    ("inception-nobn", {"width": 0.125}),
+    ("alexnet", {"channels": (32, 32)}),
+    ("mlp1x512", {}),
+    ("mlp3x512", {}),
+]
 
 
 def make_step(model, opt, x, y, *, bf16, cuda):
     def step():
-        ctx = torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16) if bf16 \
+        ctx = (
+            torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16)
+            if bf16
             else contextlib.nullcontext()
+        )
         with ctx:
             out = model(x)
         loss = torch.nn.functional.cross_entropy(out.float(), y)
@@ -40,6 +53,7 @@ def make_step(model, opt, x, y, *, bf16, cuda):
         loss.backward()
         opt.step()
         return loss
+
     return step
 
 
@@ -81,7 +95,9 @@ def bench(name, over, channels, dev, batch, steps, warmup, variants):
             base_loss = first
         tol = 0.02 if bf16 else 1e-4
         if abs(first - base_loss) > tol * abs(base_loss):
-            raise SystemExit(f"{name} {label}: first loss {first} differs from baseline {base_loss}")
+            raise SystemExit(
+                f"{name} {label}: first loss {first} differs from baseline {base_loss}"
+            )
         for _ in range(warmup):
             step()
         secs = time_steps(step, steps, cuda)
@@ -113,15 +129,23 @@ def main():
         variants += [("bf16", False, True, False), ("channels-last+bf16", True, True, False)]
     if args.compile:
         variants += [("compile" + ("+channels-last+bf16" if cuda else ""), cuda, cuda, True)]
-    where = torch.cuda.get_device_name(dev) if cuda else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    print(f"device: {dev} ({where}); torch {torch.__version__}; batch {args.batch}, {steps} timed steps")
+    where = (
+        torch.cuda.get_device_name(dev)
+        if cuda
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"device: {dev} ({where}); torch {torch.__version__}; batch {args.batch}, {steps} timed steps"
+    )
     channels = 1 if args.quick else 3
-    for name, over in (QUICK if args.quick else PAPER):
+    for name, over in QUICK if args.quick else PAPER:
         params, rows = bench(name, over, channels, dev, args.batch, steps, args.warmup, variants)
         tag = name + ("" if not over else " " + ",".join(f"{k}={v}" for k, v in over.items()))
         for label, rate, ratio in rows:
-            print(f"{tag:<34} {params:>10,} params  {label:<22} {rate:>10,.0f} img/s  x{ratio:.2f}",
-                  flush=True)
+            print(
+                f"{tag:<34} {params:>10,} params  {label:<22} {rate:>10,.0f} img/s  x{ratio:.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -16,5 +16,12 @@ from .theorem1.certify import Certificate, Diagnostics, certify, diagnose  # noq
 from .theorem1.construction import fit  # noqa: E402
 from .theorem1.network import TwoLayerReLU  # noqa: E402
 
-__all__ = ["fit", "TwoLayerReLU", "certify", "diagnose", "Certificate", "Diagnostics",
-           "__version__"]
+__all__ = [
+    "fit",
+    "TwoLayerReLU",
+    "certify",
+    "diagnose",
+    "Certificate",
+    "Diagnostics",
+    "__version__",
+]

@@ -36,7 +36,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fe", description="finite-expressivity: Zhang et al. (ICLR 2017) reproduced")
+    parser = _Parser(
+        prog="fe", description="finite-expressivity: Zhang et al. (ICLR 2017) reproduced"
+    )
     parser.add_argument("--version", action="version", version=f"fe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in _COMMANDS:

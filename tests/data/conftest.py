@@ -31,10 +31,27 @@ def _foolbox_wheel():
     if not wheel.exists():
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
-                            "--disable-pip-version-check", "--retries", "0", "--timeout", "10",
-                            "-d", str(folder), "foolbox==3.3.4"],
-                           capture_output=True, timeout=90, check=False)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "-q",
+                    "--disable-pip-version-check",
+                    "--retries",
+                    "0",
+                    "--timeout",
+                    "10",
+                    "-d",
+                    str(folder),
+                    "foolbox==3.3.4",
+                ],
+                capture_output=True,
+                timeout=90,
+                check=False,
+            )
         except (OSError, subprocess.SubprocessError):
             return None
     if not wheel.exists():
@@ -68,8 +85,10 @@ def _pngs(prefix: str):
 
 def _random_pixels(n_classes: int, seed: int):
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, 256, (20, 3, 32, 32), dtype=np.uint8),
-            rng.integers(0, n_classes, 20).astype(np.int64))
+    return (
+        rng.integers(0, 256, (20, 3, 32, 32), dtype=np.uint8),
+        rng.integers(0, n_classes, 20).astype(np.int64),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -131,13 +150,29 @@ def write_cifar10(root, images, labels, *, n_train_batches=5, names=None, folder
     test_x, test_y = images[-n_test:], labels[-n_test:]
     chunks = np.array_split(np.arange(len(train_x)), n_train_batches)
     for i, idx in enumerate(chunks, 1):
-        _write_batch(out / f"data_batch_{i}", train_x[idx], train_y[idx], f"training batch {i} of 5",
-                     "labels")
+        _write_batch(
+            out / f"data_batch_{i}",
+            train_x[idx],
+            train_y[idx],
+            f"training batch {i} of 5",
+            "labels",
+        )
     _write_batch(out / "test_batch", test_x, test_y, "testing batch 1 of 1", "labels")
-    names = names or ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                      "ship", "truck"]
-    (out / "batches.meta").write_bytes(py2_pickle(
-        {"num_cases_per_batch": 10000, "label_names": names, "num_vis": 3072}))
+    names = names or [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
+    (out / "batches.meta").write_bytes(
+        py2_pickle({"num_cases_per_batch": 10000, "label_names": names, "num_vis": 3072})
+    )
     return out
 
 
@@ -147,27 +182,39 @@ def write_cifar100(root, images, labels):
     n_test = max(1, len(images) // 4)
     for split, sl in (("train", slice(None, -n_test)), ("test", slice(-n_test, None))):
         y = labels[sl]
-        (out / split).write_bytes(py2_pickle({
-            "filenames": [f"img_{i}.png" for i in range(len(y))],
-            "batch_label": f"{split}ing batch 1 of 1",
-            "fine_labels": [int(v) for v in y],
-            "coarse_labels": [int(v) // 5 for v in y],
-            "data": np.ascontiguousarray(images[sl].reshape(len(y), 3072)),
-        }))
-    (out / "meta").write_bytes(py2_pickle({
-        "fine_label_names": [f"class{i}" for i in range(100)],
-        "coarse_label_names": [f"super{i}" for i in range(20)],
-    }))
+        (out / split).write_bytes(
+            py2_pickle(
+                {
+                    "filenames": [f"img_{i}.png" for i in range(len(y))],
+                    "batch_label": f"{split}ing batch 1 of 1",
+                    "fine_labels": [int(v) for v in y],
+                    "coarse_labels": [int(v) // 5 for v in y],
+                    "data": np.ascontiguousarray(images[sl].reshape(len(y), 3072)),
+                }
+            )
+        )
+    (out / "meta").write_bytes(
+        py2_pickle(
+            {
+                "fine_label_names": [f"class{i}" for i in range(100)],
+                "coarse_label_names": [f"super{i}" for i in range(20)],
+            }
+        )
+    )
     return out
 
 
 def _write_batch(path, images, labels, batch_label, key):
-    path.write_bytes(py2_pickle({
-        "batch_label": batch_label,
-        key: [int(v) for v in labels],
-        "data": np.ascontiguousarray(images.reshape(len(images), 3072)),
-        "filenames": [f"img_{i}.png" for i in range(len(images))],
-    }))
+    path.write_bytes(
+        py2_pickle(
+            {
+                "batch_label": batch_label,
+                key: [int(v) for v in labels],
+                "data": np.ascontiguousarray(images.reshape(len(images), 3072)),
+                "filenames": [f"img_{i}.png" for i in range(len(images))],
+            }
+        )
+    )
 
 
 @pytest.fixture(scope="session")

@@ -45,8 +45,9 @@ def test_cifar10_row_layout_is_rgb_planes(tmp_path, cifar10_pixels, write_cifar1
     assert [row[c * 1024 + y * 32 + x] for c in range(3)] == list(ds.train_images[1, :, y, x])
 
 
-def test_parent_folder_default_path_and_tarball(tmp_path, monkeypatch, cifar10_pixels,
-                                                write_cifar10):
+def test_parent_folder_default_path_and_tarball(
+    tmp_path, monkeypatch, cifar10_pixels, write_cifar10
+):
     images, labels = cifar10_pixels
     folder = write_cifar10(tmp_path / "torchvision", images, labels)
     by_parent = load("cifar10", tmp_path / "torchvision")  # as torchvision leaves it
@@ -73,8 +74,11 @@ def test_python3_resaved_pickles_load(tmp_path, cifar10_pixels):
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for i, name in enumerate(names):
         sl = slice(3 * i, 3 * i + 3) if i < 5 else slice(15, 20)
-        out.joinpath(name).write_bytes(pickle.dumps(
-            {b"data": images[sl].reshape(-1, 3072), b"labels": labels[sl].tolist()}, protocol=4))
+        out.joinpath(name).write_bytes(
+            pickle.dumps(
+                {b"data": images[sl].reshape(-1, 3072), b"labels": labels[sl].tolist()}, protocol=4
+            )
+        )
     ds = load_cifar("cifar10", tmp_path)
     np.testing.assert_array_equal(ds.train_images, images[:15])
     assert ds.classes is None  # no batches.meta: not an error
@@ -137,12 +141,14 @@ def test_no_data_at_all_says_where_and_how(tmp_path):
     assert "does not exist" in _one_line(exc)
 
 
-def test_malformed_batch_and_code_in_pickle_rejected(tmp_path, cifar10_pixels, write_cifar10,
-                                                     py2_pickle):
+def test_malformed_batch_and_code_in_pickle_rejected(
+    tmp_path, cifar10_pixels, write_cifar10, py2_pickle
+):
     images, labels = cifar10_pixels
     folder = write_cifar10(tmp_path, images, labels)
-    (folder / "data_batch_4").write_bytes(py2_pickle(
-        {"data": np.zeros((3, 100), np.uint8), "labels": [0, 1, 2]}))
+    (folder / "data_batch_4").write_bytes(
+        py2_pickle({"data": np.zeros((3, 100), np.uint8), "labels": [0, 1, 2]})
+    )
     with pytest.raises(DataError) as exc:
         load("cifar10", tmp_path)
     assert "data_batch_4" in _one_line(exc) and "(n, 3072)" in str(exc.value)

@@ -5,14 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finite_expressivity.data import DeviceLoader, make_variant
 from finite_expressivity.core.devices import torch_device as resolve_device
+from finite_expressivity.data import DeviceLoader, make_variant
 
 torch = pytest.importorskip("torch")
 
-DEVICES = ["cpu", pytest.param("cuda", marks=[
-    pytest.mark.gpu,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])]
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA"),
+        ],
+    ),
+]
 
 
 def _indexed(n=1000):
@@ -40,8 +47,7 @@ def test_same_seed_same_labels_on_every_device(device, mnist):
     """Labels come from numpy on the host and the order from (seed, epoch): the batches a
     device serves equal this host-side reference, hence equal across devices."""
     v = make_variant(mnist.head(2000, 10), "random-labels", seed=21)
-    loader = DeviceLoader(v.train_images, v.train_labels, batch_size=128, device=device,
-                          seed=21)
+    loader = DeviceLoader(v.train_images, v.train_labels, batch_size=128, device=device, seed=21)
     for epoch in range(2):
         got = torch.cat([yb for _, yb in loader]).cpu().numpy()
         want = v.train_labels[np.random.default_rng([21, epoch]).permutation(2000)]
@@ -62,8 +68,9 @@ def test_epochs_differ_and_replay():
 
 def test_drop_last_no_shuffle_and_tensors_in():
     x, y = _indexed(130)
-    loader = DeviceLoader(torch.from_numpy(x), torch.from_numpy(y), batch_size=64,
-                          drop_last=True, shuffle=False)
+    loader = DeviceLoader(
+        torch.from_numpy(x), torch.from_numpy(y), batch_size=64, drop_last=True, shuffle=False
+    )
     batches = list(loader)
     assert len(loader) == len(batches) == 2
     np.testing.assert_array_equal(batches[1][0][:, 0, 0, 0].numpy(), np.arange(64, 128))

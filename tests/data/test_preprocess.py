@@ -71,30 +71,35 @@ def _x(n=16, c=3, h=32, w=32, seed=0):
 
 def test_augment_random_crop_takes_windows():
     x = _x()
-    out = augment(x, rng=np.random.default_rng(1), random_crop=True, flip=False,
-                  rotate_degrees=0, size=28)
+    out = augment(
+        x, rng=np.random.default_rng(1), random_crop=True, flip=False, rotate_degrees=0, size=28
+    )
     assert isinstance(out, np.ndarray) and out.shape == (16, 3, 28, 28)
     rng = np.random.default_rng(1)
     tops, lefts = rng.integers(0, 5, 16), rng.integers(0, 5, 16)
     for i in range(16):
-        np.testing.assert_array_equal(out[i], x[i, :, tops[i]:tops[i] + 28,
-                                                 lefts[i]:lefts[i] + 28])
+        np.testing.assert_array_equal(
+            out[i], x[i, :, tops[i] : tops[i] + 28, lefts[i] : lefts[i] + 28]
+        )
     assert len({(t, l) for t, l in zip(tops, lefts)}) > 1
 
 
 def test_augment_pad_crop_at_same_size_and_flip():
     x = torch.from_numpy(_x(h=8, w=8))
-    out = augment(x, rng=np.random.default_rng(2), random_crop=True, flip=False,
-                  rotate_degrees=0, pad=2)
+    out = augment(
+        x, rng=np.random.default_rng(2), random_crop=True, flip=False, rotate_degrees=0, pad=2
+    )
     assert isinstance(out, torch.Tensor) and out.shape == x.shape
     padded = np.pad(x.numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)))
     rng = np.random.default_rng(2)
     tops, lefts = rng.integers(0, 5, 16), rng.integers(0, 5, 16)
     for i in range(16):
-        np.testing.assert_array_equal(out[i].numpy(),
-                                      padded[i, :, tops[i]:tops[i] + 8, lefts[i]:lefts[i] + 8])
-    flipped = augment(x, rng=np.random.default_rng(3), random_crop=False, flip=True,
-                      rotate_degrees=0).numpy()
+        np.testing.assert_array_equal(
+            out[i].numpy(), padded[i, :, tops[i] : tops[i] + 8, lefts[i] : lefts[i] + 8]
+        )
+    flipped = augment(
+        x, rng=np.random.default_rng(3), random_crop=False, flip=True, rotate_degrees=0
+    ).numpy()
     same = [np.array_equal(f, o) for f, o in zip(flipped, x.numpy())]
     mirrored = [np.array_equal(f, o[..., ::-1]) for f, o in zip(flipped, x.numpy())]
     assert all(s or m for s, m in zip(same, mirrored)) and any(same) and any(mirrored)
@@ -102,20 +107,23 @@ def test_augment_pad_crop_at_same_size_and_flip():
 
 def test_augment_rotation():
     x = _x(n=4, h=12, w=12)
-    ident = augment(x, rng=np.random.default_rng(0), random_crop=False, flip=False,
-                    rotate_degrees=0)
+    ident = augment(
+        x, rng=np.random.default_rng(0), random_crop=False, flip=False, rotate_degrees=0
+    )
     np.testing.assert_array_equal(ident, x)
 
     class Fixed(np.random.Generator):  # draws exactly 90 degrees: a quarter turn
         def uniform(self, low, high, size):  # noqa: ARG002 - signature of Generator
             return np.full(size, 90.0)
 
-    out = augment(x, rng=Fixed(np.random.PCG64(0)), random_crop=False, flip=False,
-                  rotate_degrees=90)
+    out = augment(
+        x, rng=Fixed(np.random.PCG64(0)), random_crop=False, flip=False, rotate_degrees=90
+    )
     quarter = [np.rot90(x, k, axes=(2, 3)) for k in (1, -1)]
     assert min(np.abs(out - q).max() for q in quarter) < 1e-5
-    small = augment(x, rng=np.random.default_rng(5), random_crop=False, flip=False,
-                    rotate_degrees=10)
+    small = augment(
+        x, rng=np.random.default_rng(5), random_crop=False, flip=False, rotate_degrees=10
+    )
     assert small.shape == x.shape and not np.array_equal(small, x)
 
 

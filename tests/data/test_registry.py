@@ -29,9 +29,15 @@ def test_fetch_clean_cache_then_offline(fe, tmp_path, monkeypatch, name):
     assert code == 0, err
     assert out2 == out
     ds = load(name, tmp_path, network=False)
-    assert ds.train_images.shape == (60000, 1, 28, 28) and ds.test_images.shape == (10000, 1, 28, 28)
+    assert ds.train_images.shape == (60000, 1, 28, 28) and ds.test_images.shape == (
+        10000,
+        1,
+        28,
+        28,
+    )
     assert np.bincount(ds.test_labels).tolist() == (
-        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009] if name == "mnist" else [1000] * 10)
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009] if name == "mnist" else [1000] * 10
+    )
 
 
 def test_not_cached_and_no_network_is_one_line(fe, tmp_path):
@@ -60,8 +66,9 @@ def test_list_text_shows_the_real_cache(fe, mnist):
 
 
 def test_stats_json_on_mnist(fe, mnist):
-    code, out, err = fe("data", "stats", "mnist", "--variant", "random-labels", "--seed", "3",
-                        "--json")
+    code, out, err = fe(
+        "data", "stats", "mnist", "--variant", "random-labels", "--seed", "3", "--json"
+    )
     assert code == 0, err
     s = json.loads(out)
     assert abs(s["fraction_changed"] - 0.9) < 0.01 and s["expected_fraction_changed"] == 0.9
@@ -72,8 +79,18 @@ def test_stats_json_on_mnist(fe, mnist):
 
 def test_stats_shuffled_and_gaussian_on_cifar_folder(fe, tmp_path, cifar10_pixels, write_cifar10):
     write_cifar10(tmp_path, *cifar10_pixels)
-    code, out, err = fe("data", "stats", "cifar10", "--data-dir", tmp_path, "--variant",
-                        "shuffled-pixels", "--p", "0.5", "--json")
+    code, out, err = fe(
+        "data",
+        "stats",
+        "cifar10",
+        "--data-dir",
+        tmp_path,
+        "--variant",
+        "shuffled-pixels",
+        "--p",
+        "0.5",
+        "--json",
+    )
     assert code == 0, err
     s = json.loads(out)
     assert s["shared_permutation"] is True and s["image_shape"] == [3, 32, 32]
@@ -89,18 +106,22 @@ def test_show_writes_png(fe, tmp_path, cifar10_pixels, write_cifar10, mnist):
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and str(png) in out
     png2 = tmp_path / "mnist.png"
-    code, _, err = fe("data", "show", "mnist", "--variant", "random-pixels", "--variant",
-                      "corrupt", "--out", png2)
+    code, _, err = fe(
+        "data", "show", "mnist", "--variant", "random-pixels", "--variant", "corrupt", "--out", png2
+    )
     assert code == 0, err
     assert png2.stat().st_size > 1000
 
 
-@pytest.mark.parametrize("argv,code,needle", [
-    (("data", "stats", "nosuch", "--variant", "true"), 1, "unknown dataset 'nosuch'"),
-    (("data", "stats", "mnist", "--variant", "bogus"), 2, "invalid choice"),
-    (("data", "stats", "mnist", "--variant", "corrupt", "--p", "2"), 1, "p must be in [0, 1]"),
-    (("data", "fetch", "cifar10"), 1, "cifar-10-python.tar.gz"),
-])
+@pytest.mark.parametrize(
+    "argv,code,needle",
+    [
+        (("data", "stats", "nosuch", "--variant", "true"), 1, "unknown dataset 'nosuch'"),
+        (("data", "stats", "mnist", "--variant", "bogus"), 2, "invalid choice"),
+        (("data", "stats", "mnist", "--variant", "corrupt", "--p", "2"), 1, "p must be in [0, 1]"),
+        (("data", "fetch", "cifar10"), 1, "cifar-10-python.tar.gz"),
+    ],
+)
 def test_errors_are_one_line(fe, mnist, argv, code, needle):
     got, out, err = fe(*argv)
     assert got == code and err.count("\n") == 1 and needle in err and err.startswith("error: ")

@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 
 from finite_expressivity.data import VARIANTS, ImageDataset, make_variant
-from finite_expressivity.data.variants import (channel_stats, corrupt_labels, random_pixels,
-                                               shuffle_pixels)
+from finite_expressivity.data.variants import (
+    channel_stats,
+    corrupt_labels,
+    random_pixels,
+    shuffle_pixels,
+)
 
 
 def _synthetic(n_train=300, n_test=100, c=3, h=16, w=16, k=10, seed=0):
@@ -15,9 +19,15 @@ def _synthetic(n_train=300, n_test=100, c=3, h=16, w=16, k=10, seed=0):
     lo = np.array([10, 60, 120])[:c, None, None]  # distinct per-channel statistics
     train = (lo + rng.integers(0, 100, (n_train, c, h, w))).astype(np.uint8)
     test = (lo + rng.integers(0, 100, (n_test, c, h, w))).astype(np.uint8)
-    return ImageDataset(name="synthetic", n_classes=k, train_images=train,
-                        train_labels=rng.integers(0, k, n_train), test_images=test,
-                        test_labels=rng.integers(0, k, n_test), sha256="0" * 64)
+    return ImageDataset(
+        name="synthetic",
+        n_classes=k,
+        train_images=train,
+        train_labels=rng.integers(0, k, n_train),
+        test_images=test,
+        test_labels=rng.integers(0, k, n_test),
+        sha256="0" * 64,
+    )
 
 
 @pytest.mark.parametrize("p", [0.0, 0.2, 0.5, 0.8, 1.0])
@@ -60,8 +70,9 @@ def test_random_labels_is_corrupt_with_p_one_and_seeded(mnist):
     c = make_variant(ds, "random-labels", seed=12)
     np.testing.assert_array_equal(a.train_labels, b.train_labels)
     assert (a.train_labels != c.train_labels).mean() > 0.8
-    np.testing.assert_array_equal(a.train_labels, make_variant(ds, "random-labels",
-                                                               seed=11).train_labels)
+    np.testing.assert_array_equal(
+        a.train_labels, make_variant(ds, "random-labels", seed=11).train_labels
+    )
 
 
 def test_corrupt_test_is_opt_in_and_independent(mnist):
@@ -97,9 +108,15 @@ def test_random_pixels_each_image_its_own_permutation():
     # every image is the same 16x16 image with pixel values 0..255 all distinct, so an
     # output image's values are exactly the permutation that made it
     base = np.arange(256, dtype=np.uint8).reshape(1, 1, 16, 16)
-    ds = ImageDataset(name="ids", n_classes=2, train_images=np.repeat(base, 50, 0),
-                      train_labels=np.zeros(50, np.int64), test_images=np.repeat(base, 20, 0),
-                      test_labels=np.ones(20, np.int64), sha256="0" * 64)
+    ds = ImageDataset(
+        name="ids",
+        n_classes=2,
+        train_images=np.repeat(base, 50, 0),
+        train_labels=np.zeros(50, np.int64),
+        test_images=np.repeat(base, 20, 0),
+        test_labels=np.ones(20, np.int64),
+        sha256="0" * 64,
+    )
     v = make_variant(ds, "random-pixels", seed=9)
     perms = np.rint(np.concatenate([v.train_images, v.test_images]).reshape(70, 256) * 255)
     assert np.all(np.sort(perms, axis=1) == np.arange(256))  # each is a permutation
@@ -114,7 +131,7 @@ def test_random_pixels_function_keeps_channels_and_values():
     out, perms = random_pixels(x, np.random.default_rng(0))
     assert out.dtype == np.uint8 and perms.shape == (30, 256)
     for n in (0, 29):
-        np.testing.assert_array_equal(out[n], shuffle_pixels(x[n:n + 1], perms[n])[0])
+        np.testing.assert_array_equal(out[n], shuffle_pixels(x[n : n + 1], perms[n])[0])
     assert not np.array_equal(perms[0], perms[1])
 
 
@@ -148,14 +165,17 @@ def test_pixel_variants_compose_with_label_corruption(mnist):
     assert a.changed.any()
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(variant="nope"), "variant must be one of"),
-    (dict(variant="corrupt", p=1.5), r"p must be in \[0, 1\]"),
-    (dict(variant="corrupt", p=float("nan")), r"p must be in \[0, 1\]"),
-    (dict(variant="true", p=0.3), "use variant='corrupt'"),
-    (dict(variant="random-labels", p=0.3), "fixes p = 1"),
-    (dict(variant="corrupt", seed=-1), "seed must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(variant="nope"), "variant must be one of"),
+        (dict(variant="corrupt", p=1.5), r"p must be in \[0, 1\]"),
+        (dict(variant="corrupt", p=float("nan")), r"p must be in \[0, 1\]"),
+        (dict(variant="true", p=0.3), "use variant='corrupt'"),
+        (dict(variant="random-labels", p=0.3), "fixes p = 1"),
+        (dict(variant="corrupt", seed=-1), "seed must be"),
+    ],
+)
 def test_bad_arguments_are_one_line(kwargs, match):
     ds = _synthetic(n_train=4, n_test=2)
     with pytest.raises(ValueError, match=match) as exc:
@@ -169,5 +189,11 @@ def test_corrupt_labels_checks_range():
 
 
 def test_all_variants_listed():
-    assert VARIANTS == ("true", "corrupt", "random-labels", "shuffled-pixels", "random-pixels",
-                        "gaussian")
+    assert VARIANTS == (
+        "true",
+        "corrupt",
+        "random-labels",
+        "shuffled-pixels",
+        "random-pixels",
+        "gaussian",
+    )

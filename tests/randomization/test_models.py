@@ -4,10 +4,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from finite_expressivity.randomization.models import (MODEL_NAMES, PAPER_PARAMS, AlexNetConfig, InceptionConfig,  # noqa: E402
-                                        MLPConfig, build_model, config_from_dict, config_to_dict,
-                                        count_parameters, describe_models, model_config)
-
+from finite_expressivity.randomization.models import (
+    MODEL_NAMES,
+    PAPER_PARAMS,
+    AlexNetConfig,
+    InceptionConfig,  # noqa: E402
+    MLPConfig,
+    build_model,
+    config_from_dict,
+    config_to_dict,
+    count_parameters,
+    describe_models,
+    model_config,
+)
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -19,15 +28,24 @@ def test_paper_parameter_counts(name):
 
 
 def test_paper_counts_are_the_table_1_numbers():
-    assert PAPER_PARAMS == {"inception": 1_649_402, "inception-nobn": 1_649_402,
-                            "alexnet": 1_387_786, "mlp1x512": 1_209_866, "mlp3x512": 1_735_178}
+    assert PAPER_PARAMS == {
+        "inception": 1_649_402,
+        "inception-nobn": 1_649_402,
+        "alexnet": 1_387_786,
+        "mlp1x512": 1_209_866,
+        "mlp3x512": 1_735_178,
+    }
 
 
 # One input channel instead of three removes 2 * (kernel area) * (first layer width)
 # weights: 3x3x96 for Inception, 5x5x64 for AlexNet, 784x512 for the MLPs.
-ONE_CHANNEL = {"inception": 1_649_402 - 2 * 9 * 96, "inception-nobn": 1_649_402 - 2 * 9 * 96,
-               "alexnet": 1_387_786 - 2 * 25 * 64, "mlp1x512": 1_209_866 - 2 * 784 * 512,
-               "mlp3x512": 1_735_178 - 2 * 784 * 512}
+ONE_CHANNEL = {
+    "inception": 1_649_402 - 2 * 9 * 96,
+    "inception-nobn": 1_649_402 - 2 * 9 * 96,
+    "alexnet": 1_387_786 - 2 * 25 * 64,
+    "mlp1x512": 1_209_866 - 2 * 784 * 512,
+    "mlp3x512": 1_735_178 - 2 * 784 * 512,
+}
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -43,7 +61,11 @@ def test_batchnorm_parameters_are_not_counted():
     assert count_parameters(bn) == count_parameters(nobn)
     total = sum(p.numel() for p in bn.parameters())
     assert total - count_parameters(bn) == sum(
-        p.numel() for m in bn.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters())
+        p.numel()
+        for m in bn.modules()
+        if isinstance(m, torch.nn.BatchNorm2d)
+        for p in m.parameters()
+    )
     assert total > count_parameters(bn)
 
 
@@ -84,18 +106,24 @@ def test_width_multiplier_and_overrides():
 
 
 def test_config_round_trip():
-    for cfg in (model_config("inception", width=0.5), model_config("alexnet"),
-                model_config("mlp3x512", in_channels=1)):
+    for cfg in (
+        model_config("inception", width=0.5),
+        model_config("alexnet"),
+        model_config("mlp3x512", in_channels=1),
+    ):
         assert config_from_dict(config_to_dict(cfg)) == cfg
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda: model_config("resnet"), "unknown model"),
-    (lambda: model_config("alexnet", depth=3), "bad override"),
-    (lambda: model_config("mlp1x512", in_channels=0), "in_channels"),
-    (lambda: InceptionConfig(width=0), "width"),
-    (lambda: MLPConfig(hidden=()), "hidden"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda: model_config("resnet"), "unknown model"),
+        (lambda: model_config("alexnet", depth=3), "bad override"),
+        (lambda: model_config("mlp1x512", in_channels=0), "in_channels"),
+        (lambda: InceptionConfig(width=0), "width"),
+        (lambda: MLPConfig(hidden=()), "hidden"),
+    ],
+)
 def test_bad_configs_raise_value_error(bad, match):
     with pytest.raises(ValueError, match=match):
         bad()
@@ -114,7 +142,10 @@ def test_describe_models_lists_counts():
 def test_local_response_norm_matches_torch():
     from finite_expressivity.randomization.models.nets import LocalResponseNorm
 
-    x = torch.randn(3, 13, 5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) + 0.5
+    x = (
+        torch.randn(3, 13, 5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+        + 0.5
+    )
     for size in (9, 4, 1):
         ours = LocalResponseNorm(size, alpha=0.3, beta=0.75, k=1.5)(x)
         ref = torch.nn.LocalResponseNorm(size, alpha=0.3, beta=0.75, k=1.5)(x)

@@ -10,28 +10,47 @@ torch = pytest.importorskip("torch")
 
 from finite_expressivity.cli import main  # noqa: E402
 from finite_expressivity.data import ImageDataset  # noqa: E402
-from finite_expressivity.randomization.sweeps import (ARTIFACTS, RunSpec, run_sweep, spec_from_dict,  # noqa: E402
-                                             spec_to_dict, validate_specs, write_outputs)
 from finite_expressivity.randomization import sweep as sweep_mod  # noqa: E402
 from finite_expressivity.randomization.artifacts import P_GRID, TABLE1_PAPER  # noqa: E402
 from finite_expressivity.randomization.models import PAPER_LR, PAPER_PARAMS  # noqa: E402
+from finite_expressivity.randomization.sweeps import (
+    ARTIFACTS,
+    RunSpec,
+    run_sweep,
+    spec_from_dict,  # noqa: E402
+    spec_to_dict,
+    validate_specs,
+    write_outputs,
+)
 from finite_expressivity.randomization.training import TrainConfig  # noqa: E402
-
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-REQUIRED = {"model", "dataset", "variant", "p", "seed", "steps_to_fit", "final_train_accuracy",
-            "test_accuracy", "params", "seconds"}
+REQUIRED = {
+    "model",
+    "dataset",
+    "variant",
+    "p",
+    "seed",
+    "steps_to_fit",
+    "final_train_accuracy",
+    "test_accuracy",
+    "params",
+    "seconds",
+}
 
 
 def synthetic(n=64, n_test=50, size=8, classes=4, seed=0):
     rng = np.random.default_rng(seed)
     return ImageDataset(
-        name="synthetic", n_classes=classes,
+        name="synthetic",
+        n_classes=classes,
         train_images=rng.integers(1, 256, (n, 1, size, size), dtype=np.uint8),
         train_labels=rng.integers(0, classes, n).astype(np.int64),
         test_images=rng.integers(1, 256, (n_test, 1, size, size), dtype=np.uint8),
-        test_labels=rng.integers(0, classes, n_test).astype(np.int64), sha256="synthetic")
+        test_labels=rng.integers(0, classes, n_test).astype(np.int64),
+        sha256="synthetic",
+    )
 
 
 DATA = {"synthetic": synthetic()}
@@ -39,17 +58,32 @@ TRAIN = TrainConfig(lr=0.05, batch_size=32, crop=8, log_every=1, max_steps=300, 
 
 
 def tiny(model="mlp1x512", variant="true", p=0.0, seed=0, **kw):
-    over = (("hidden", (32,)),) if model.startswith("mlp") else (("channels", (4, 4)), ("hidden", (8,)))
-    return RunSpec(model=model, dataset="synthetic", variant=variant, p=p, model_overrides=over,
-                   train=kw.pop("train", TRAIN), label=model, **kw).with_seed(seed)
+    over = (
+        (("hidden", (32,)),)
+        if model.startswith("mlp")
+        else (("channels", (4, 4)), ("hidden", (8,)))
+    )
+    return RunSpec(
+        model=model,
+        dataset="synthetic",
+        variant=variant,
+        p=p,
+        model_overrides=over,
+        train=kw.pop("train", TRAIN),
+        label=model,
+        **kw,
+    ).with_seed(seed)
 
 
 # ---- specs and presets ------------------------------------------------------------------
 
+
 def test_spec_identity_and_round_trip():
     a, b = tiny(), tiny(seed=1)
     assert a.key() != b.key() and a.name() != b.name()
-    assert replace(a, label="other", column="c").key() == a.key()  # labels do not change a run's identity
+    assert (
+        replace(a, label="other", column="c").key() == a.key()
+    )  # labels do not change a run's identity
     assert spec_from_dict(json.loads(json.dumps(spec_to_dict(a)))) == a
     assert (b.data_seed, b.init_seed, b.train.seed) == (1, 1, 1)
 
@@ -79,14 +113,21 @@ def test_quick_preset_is_small(name):
 
 def test_artifact_grids():
     fig1a = ARTIFACTS["fig1a"].runs("quick")
-    assert [s.variant for s in fig1a] == ["true", "random-labels", "shuffled-pixels",
-                                          "random-pixels", "gaussian"]
+    assert [s.variant for s in fig1a] == [
+        "true",
+        "random-labels",
+        "shuffled-pixels",
+        "random-pixels",
+        "gaussian",
+    ]
     fig1bc = ARTIFACTS["fig1bc"].runs("paper")
     assert sorted({(s.model, s.p) for s in fig1bc}) == sorted(
-        (m, p) for m in ("inception", "alexnet", "mlp1x512") for p in P_GRID)
+        (m, p) for m in ("inception", "alexnet", "mlp1x512") for p in P_GRID
+    )
     table = ARTIFACTS["table1"].runs("paper")
-    assert {(s.model, s.column) for s in table} == {(m, c) for m, cols in TABLE1_PAPER.items()
-                                                   for c in cols}
+    assert {(s.model, s.column) for s in table} == {
+        (m, c) for m, cols in TABLE1_PAPER.items() for c in cols
+    }
     assert {s.model for s in ARTIFACTS["fig2b"].runs("paper")} == {"inception", "inception-nobn"}
     with pytest.raises(ValueError, match="unknown preset"):
         ARTIFACTS["fig1a"].runs("fast")
@@ -96,13 +137,17 @@ def test_artifact_grids():
 
 # ---- configuration errors, before any training -------------------------------------------
 
-@pytest.mark.parametrize("spec, match", [
-    (lambda: tiny(model="resnet18"), "unknown model"),
-    (lambda: tiny(variant="corrupt", p=1.5), r"p must be a probability in \[0, 1\]"),
-    (lambda: tiny(variant="corrupt", p=-0.1), "p must be"),
-    (lambda: tiny(variant="noise"), "unknown variant"),
-    (lambda: tiny(variant="true", p=0.5), "needs p = 0"),
-])
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        (lambda: tiny(model="resnet18"), "unknown model"),
+        (lambda: tiny(variant="corrupt", p=1.5), r"p must be a probability in \[0, 1\]"),
+        (lambda: tiny(variant="corrupt", p=-0.1), "p must be"),
+        (lambda: tiny(variant="noise"), "unknown variant"),
+        (lambda: tiny(variant="true", p=0.5), "needs p = 0"),
+    ],
+)
 def test_bad_specs_raise_before_training(spec, match, tmp_path):
     with pytest.raises(ValueError, match=match):
         run_sweep([spec()], tmp_path / "out", datasets=DATA, quiet=True)
@@ -116,13 +161,19 @@ def test_missing_dataset_is_a_value_error(tmp_path):
 
 
 def test_folder_of_another_configuration_is_refused(tmp_path):
-    run_sweep([tiny(train=TrainConfig(**{**vars(TRAIN), "max_steps": 2}))], tmp_path, datasets=DATA,
-              quiet=True, meta={"artifact": "x"})
+    run_sweep(
+        [tiny(train=TrainConfig(**{**vars(TRAIN), "max_steps": 2}))],
+        tmp_path,
+        datasets=DATA,
+        quiet=True,
+        meta={"artifact": "x"},
+    )
     with pytest.raises(ValueError, match="another configuration"):
         run_sweep([tiny(seed=5)], tmp_path, datasets=DATA, quiet=True, meta={"artifact": "x"})
 
 
 # ---- the sweep: results, resume, skip, workers ---------------------------------------------
+
 
 def test_sweep_writes_records_and_skips_finished_runs(tmp_path):
     specs = [tiny(variant="random-labels", p=1.0), tiny(variant="corrupt", p=0.5)]
@@ -139,8 +190,11 @@ def test_sweep_writes_records_and_skips_finished_runs(tmp_path):
 
 
 def test_interrupted_sweep_resumes_with_identical_numbers(tmp_path, monkeypatch):
-    specs = [tiny(variant="random-labels", p=1.0), tiny(variant="corrupt", p=0.5, seed=1),
-             tiny(model="mlp3x512", variant="corrupt", p=0.3)]
+    specs = [
+        tiny(variant="random-labels", p=1.0),
+        tiny(variant="corrupt", p=0.5, seed=1),
+        tiny(model="mlp3x512", variant="corrupt", p=0.3),
+    ]
     ref = run_sweep(specs, tmp_path / "ref", datasets=DATA, quiet=True, workers=1)
 
     real = sweep_mod._Printer.__call__
@@ -160,7 +214,9 @@ def test_interrupted_sweep_resumes_with_identical_numbers(tmp_path, monkeypatch)
     assert recs[0] == first
     drop = ("seconds", "provenance", "epoch_log")
     for a, b in zip(ref, recs):
-        assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+        assert {k: v for k, v in a.items() if k not in drop} == {
+            k: v for k, v in b.items() if k not in drop
+        }
 
 
 def test_workers_give_the_same_numbers(tmp_path):
@@ -173,13 +229,23 @@ def test_workers_give_the_same_numbers(tmp_path):
 
 # ---- outputs --------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
-    specs = [tiny(variant=v, p=1.0 if v == "random-labels" else 0.0)
-             for v in ("true", "random-labels", "shuffled-pixels", "random-pixels", "gaussian")]
+    specs = [
+        tiny(variant=v, p=1.0 if v == "random-labels" else 0.0)
+        for v in ("true", "random-labels", "shuffled-pixels", "random-pixels", "gaussian")
+    ]
     specs += [tiny(model="mlp3x512", variant="corrupt", p=p) for p in (0.0, 1.0)]
-    specs += [tiny(model="alexnet", variant="corrupt", p=p, train=TrainConfig(**{**vars(TRAIN), "max_steps": 4}))
-              for p in (0.0, 1.0)]
+    specs += [
+        tiny(
+            model="alexnet",
+            variant="corrupt",
+            p=p,
+            train=TrainConfig(**{**vars(TRAIN), "max_steps": 4}),
+        )
+        for p in (0.0, 1.0)
+    ]
     return run_sweep(specs, tmp_path_factory.mktemp("runs"), datasets=DATA, quiet=True, threads=1)
 
 
@@ -187,7 +253,10 @@ def records(tmp_path_factory):
 def test_outputs_are_written(name, records, tmp_path):
     recs = list(records)
     if name == "table1":
-        recs = [{**r, "model": "mlp1x512", "column": c} for r, c in zip(recs[:2], ("none", "random labels"))]
+        recs = [
+            {**r, "model": "mlp1x512", "column": c}
+            for r, c in zip(recs[:2], ("none", "random labels"))
+        ]
     if name == "fig2b":
         recs = [{**recs[0], "model": "inception"}, {**recs[1], "model": "inception-nobn"}]
     res = write_outputs(name, recs, tmp_path / "out")
@@ -201,6 +270,7 @@ def test_outputs_are_written(name, records, tmp_path):
 
 # ---- the command line -------------------------------------------------------------------------
 
+
 def test_cli_models_json(capsys):
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -208,8 +278,21 @@ def test_cli_models_json(capsys):
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    assert main(["run", "fig1a", "--preset", "paper", "--data-dir", str(tmp_path),
-                 "--out", str(tmp_path / "o")]) == 1
+    assert (
+        main(
+            [
+                "run",
+                "fig1a",
+                "--preset",
+                "paper",
+                "--data-dir",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "cifar" in err.lower()
     assert not (tmp_path / "o").exists()

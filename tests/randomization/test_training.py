@@ -9,18 +9,20 @@ from finite_expressivity.data import ImageDataset, make_variant  # noqa: E402
 from finite_expressivity.randomization.models import model_config  # noqa: E402
 from finite_expressivity.randomization.training import TrainConfig, paper_train_config, train  # noqa: E402
 
-
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def synthetic(n=96, n_test=40, size=8, channels=1, classes=4, seed=0):
     rng = np.random.default_rng(seed)
     return ImageDataset(
-        name="synthetic", n_classes=classes,
+        name="synthetic",
+        n_classes=classes,
         train_images=rng.integers(1, 256, (n, channels, size, size), dtype=np.uint8),
         train_labels=rng.integers(0, classes, n).astype(np.int64),
         test_images=rng.integers(1, 256, (n_test, channels, size, size), dtype=np.uint8),
-        test_labels=rng.integers(0, classes, n_test).astype(np.int64), sha256="synthetic")
+        test_labels=rng.integers(0, classes, n_test).astype(np.int64),
+        sha256="synthetic",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +54,17 @@ def test_step_budget(data):
 def test_learning_rate_schedule(data):
     res = train(mlp(), data, TrainConfig(**{**FAST, "max_steps": 9, "log_every": 1}), init_seed=0)
     assert [h["lr"] for h in res.history] == pytest.approx(
-        [0.05 * 0.95 ** ((s - 1) // 3) for s in range(1, 10)])
-    res = train(mlp(), data, TrainConfig(**{**FAST, "max_steps": 6, "log_every": 1, "decay_every": 2,
-                                            "lr_decay": 0.5}), init_seed=0)
-    assert [h["lr"] for h in res.history] == pytest.approx([0.05, 0.05, 0.025, 0.025, 0.0125, 0.0125])
+        [0.05 * 0.95 ** ((s - 1) // 3) for s in range(1, 10)]
+    )
+    res = train(
+        mlp(),
+        data,
+        TrainConfig(**{**FAST, "max_steps": 6, "log_every": 1, "decay_every": 2, "lr_decay": 0.5}),
+        init_seed=0,
+    )
+    assert [h["lr"] for h in res.history] == pytest.approx(
+        [0.05, 0.05, 0.025, 0.025, 0.0125, 0.0125]
+    )
 
 
 def test_same_seeds_same_numbers_and_no_global_state(data):
@@ -85,9 +94,13 @@ def test_resume_after_interruption_gives_identical_numbers(data, tmp_path):
     res = train(mlp(), data, cfg, init_seed=2, checkpoint=ckpt)
     assert res.resumed_from == 4
     assert res.history == ref.history and res.epoch_log[:-1] == [
-        {**e, "seconds": r["seconds"]} for e, r in zip(ref.epoch_log[:-1], res.epoch_log[:-1])]
+        {**e, "seconds": r["seconds"]} for e, r in zip(ref.epoch_log[:-1], res.epoch_log[:-1])
+    ]
     assert (res.final_train_accuracy, res.test_accuracy, res.steps) == (
-        ref.final_train_accuracy, ref.test_accuracy, ref.steps)
+        ref.final_train_accuracy,
+        ref.test_accuracy,
+        ref.steps,
+    )
     again = train(mlp(), data, cfg, init_seed=2, checkpoint=ckpt)  # finished: nothing to do
     assert again.steps == res.steps and again.history == res.history
     with pytest.raises(ValueError, match="another configuration"):
@@ -98,8 +111,21 @@ def test_conv_net_with_augmentation_and_weight_decay():
     ds = synthetic(n=48, n_test=16, size=12, channels=3, classes=3, seed=1)
     data = make_variant(ds, "corrupt", p=0.5, seed=0)
     cfg = model_config("inception", in_channels=3, image_size=12, n_classes=3, width=0.0625)
-    res = train(cfg, data, TrainConfig(lr=0.1, batch_size=16, crop=12, max_steps=6, random_crop=True,
-                                       flip=True, weight_decay=5e-4, eval_every=1), init_seed=0)
+    res = train(
+        cfg,
+        data,
+        TrainConfig(
+            lr=0.1,
+            batch_size=16,
+            crop=12,
+            max_steps=6,
+            random_crop=True,
+            flip=True,
+            weight_decay=5e-4,
+            eval_every=1,
+        ),
+        init_seed=0,
+    )
     assert res.steps == 6 and np.isfinite(res.final_train_loss)
     assert all(e["test_accuracy"] is not None for e in res.epoch_log)
 
@@ -107,18 +133,29 @@ def test_conv_net_with_augmentation_and_weight_decay():
 def test_random_crop_of_larger_images_evaluates_center_crops():
     ds = synthetic(n=32, n_test=8, size=10, channels=1, classes=2, seed=2)
     data = make_variant(ds, "true", seed=0)
-    res = train(model_config("alexnet", in_channels=1, image_size=8, n_classes=2, channels=(4, 4),
-                             hidden=(8,)),
-                data, TrainConfig(lr=0.01, batch_size=16, crop=8, max_steps=4, random_crop=True),
-                init_seed=0)
+    res = train(
+        model_config(
+            "alexnet", in_channels=1, image_size=8, n_classes=2, channels=(4, 4), hidden=(8,)
+        ),
+        data,
+        TrainConfig(lr=0.01, batch_size=16, crop=8, max_steps=4, random_crop=True),
+        init_seed=0,
+    )
     assert res.steps == 4
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"lr": 0}, "lr"), ({"lr": float("nan")}, "lr"), ({"batch_size": 0}, "batch_size"),
-    ({"precision": "fp8"}, "precision"), ({"momentum": 1.5}, "momentum"),
-    ({"decay_every": 0}, "decay_every"), ({"max_steps": -1}, "max_steps"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"lr": 0}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"precision": "fp8"}, "precision"),
+        ({"momentum": 1.5}, "momentum"),
+        ({"decay_every": 0}, "decay_every"),
+        ({"max_steps": -1}, "max_steps"),
+    ],
+)
 def test_bad_train_config(kw, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kw)
@@ -146,7 +183,9 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 @pytest.mark.gpu
 @needs_cuda
 def test_cuda_bf16_channels_last_fits_and_is_reproducible():
-    data = make_variant(synthetic(n=256, n_test=64, size=28, channels=3, classes=10), "random-labels")
+    data = make_variant(
+        synthetic(n=256, n_test=64, size=28, channels=3, classes=10), "random-labels"
+    )
     cfg = model_config("inception", n_classes=10)
     run = dict(lr=0.1, max_steps=2000, log_every=5)
     a = train(cfg, data, TrainConfig(**run), init_seed=0, device="cuda")
@@ -162,4 +201,6 @@ def test_cuda_fp32_matches_cpu_closely():
     cfg = TrainConfig(**{**FAST, "max_steps": 6, "precision": "fp32"})
     cpu = train(mlp(), data, cfg, init_seed=0, device="cpu")
     gpu = train(mlp(), data, cfg, init_seed=0, device="cuda")
-    assert [h["loss"] for h in gpu.history] == pytest.approx([h["loss"] for h in cpu.history], rel=1e-4)
+    assert [h["loss"] for h in gpu.history] == pytest.approx(
+        [h["loss"] for h in cpu.history], rel=1e-4
+    )

@@ -34,7 +34,7 @@ def kbackend(request):
 def blob_images(n, rng, templates, *, noise=60):
     """uint8 images (n, 1, s, s): a class template (one row of ``templates``) plus noise."""
     n_classes, pixels = templates.shape
-    side = int(round(pixels ** 0.5))
+    side = int(round(pixels**0.5))
     labels = rng.integers(0, n_classes, size=n)
     x = templates[labels] + rng.normal(0, noise, size=(n, pixels))
     return np.clip(np.rint(x), 0, 255).astype(np.uint8).reshape(n, 1, side, side), labels
@@ -52,5 +52,12 @@ def tiny_dataset(rng):
     templates = rng.integers(0, 256, size=(3, 64))
     tr, ytr = blob_images(300, rng, templates)
     te, yte = blob_images(200, rng, templates)
-    return ImageDataset(name="blobs", n_classes=3, train_images=tr, train_labels=ytr,
-                        test_images=te, test_labels=yte, sha256="synthetic")
+    return ImageDataset(
+        name="blobs",
+        n_classes=3,
+        train_images=tr,
+        train_labels=ytr,
+        test_images=te,
+        test_labels=yte,
+        sha256="synthetic",
+    )

@@ -13,8 +13,22 @@ import pytest
 
 from finite_expressivity.data import ImageDataset
 
-KEYS = {"n_train", "n_test", "kernel", "bandwidth", "solver", "ridge", "features", "train_error",
-        "test_error", "norm", "norms", "seconds", "peak_memory_gb", "rel_residual"}
+KEYS = {
+    "n_train",
+    "n_test",
+    "kernel",
+    "bandwidth",
+    "solver",
+    "ridge",
+    "features",
+    "train_error",
+    "test_error",
+    "norm",
+    "norms",
+    "seconds",
+    "peak_memory_gb",
+    "rel_residual",
+}
 
 
 @pytest.fixture
@@ -49,10 +63,19 @@ def test_json_has_the_papers_numbers(fe):
 
 @pytest.mark.parametrize("solver", ["pcg", "eigenpro"])
 def test_iterative_solvers_and_table(fe, solver):
-    code, out, _ = fe("--solver", solver, "--kernel", "laplacian", "--tol", "0.01",
-                      "--max-epochs", "300", "--quiet")
+    code, out, _ = fe(
+        "--solver",
+        solver,
+        "--kernel",
+        "laplacian",
+        "--tol",
+        "0.01",
+        "--max-epochs",
+        "300",
+        "--quiet",
+    )
     assert code == 0
-    assert f"solver" in out and solver in out and "train error" in out and "0.00%" in out
+    assert "solver" in out and solver in out and "train error" in out and "0.00%" in out
 
 
 def test_out_writes_json_csv_and_history(fe, tmp_path):
@@ -66,13 +89,16 @@ def test_out_writes_json_csv_and_history(fe, tmp_path):
     assert (tmp_path / "kernel_mnist_raw_gaussian_history.csv").exists()
 
 
-@pytest.mark.parametrize("argv,message,status", [
-    (("--ridge", "-1"), "--ridge must be >= 0", 2),
-    (("--bandwidth", "0"), "--bandwidth must be > 0", 2),
-    (("--n", "x"), "--n must be a positive int", 2),
-    (("--solver", "cholesky", "--memory-gb", "0.000001"), "solver='cholesky' needs", 1),
-    (("--n-filters", "10"), "--n-filters applies to --features random-conv only", 1),
-])
+@pytest.mark.parametrize(
+    "argv,message,status",
+    [
+        (("--ridge", "-1"), "--ridge must be >= 0", 2),
+        (("--bandwidth", "0"), "--bandwidth must be > 0", 2),
+        (("--n", "x"), "--n must be a positive int", 2),
+        (("--solver", "cholesky", "--memory-gb", "0.000001"), "solver='cholesky' needs", 1),
+        (("--n-filters", "10"), "--n-filters applies to --features random-conv only", 1),
+    ],
+)
 def test_errors_are_one_line(fe, argv, message, status):
     code, out, err = fe(*argv, "--quiet")
     assert code == status and out == ""
@@ -96,12 +122,20 @@ def wide_dataset(rng, blobs):
     templates = rng.integers(0, 256, size=(3, 256))
     tr, ytr = blobs(150, rng, templates)
     te, yte = blobs(60, rng, templates)
-    return ImageDataset(name="blobs16", n_classes=3, train_images=tr, train_labels=ytr,
-                        test_images=te, test_labels=yte, sha256="synthetic")
+    return ImageDataset(
+        name="blobs16",
+        n_classes=3,
+        train_images=tr,
+        train_labels=ytr,
+        test_images=te,
+        test_labels=yte,
+        sha256="synthetic",
+    )
 
 
-@pytest.mark.parametrize("name", ["raw-vs-gabor", "ridge-sweep", "corrupted-labels",
-                                  "random-features", "sgd-min-norm"])
+@pytest.mark.parametrize(
+    "name", ["raw-vs-gabor", "ridge-sweep", "corrupted-labels", "random-features", "sgd-min-norm"]
+)
 def test_experiments_write_json_csv_and_figures(fe, monkeypatch, tmp_path, wide_dataset, name):
     pytest.importorskip("torch")
     import finite_expressivity.section5.experiments as ex
@@ -147,14 +181,18 @@ def _write_cifar(folder, rng, n_per_batch=12, n_test=20):
     def batch(path, n):
         labels = rng.integers(0, 10, size=n)
         x = np.clip(templates[labels] + rng.normal(0, 30, (n, 3072)), 0, 255).astype(np.uint8)
-        path.write_bytes(pickle.dumps({b"batch_label": b"x", b"labels": [int(v) for v in labels],
-                                       b"data": x}, protocol=2))
+        path.write_bytes(
+            pickle.dumps(
+                {b"batch_label": b"x", b"labels": [int(v) for v in labels], b"data": x}, protocol=2
+            )
+        )
 
     for i in range(1, 6):
         batch(folder / f"data_batch_{i}", n_per_batch)
     batch(folder / "test_batch", n_test)
-    (folder / "batches.meta").write_bytes(pickle.dumps(
-        {b"label_names": [f"c{i}".encode() for i in range(10)]}, protocol=2))
+    (folder / "batches.meta").write_bytes(
+        pickle.dumps({b"label_names": [f"c{i}".encode() for i in range(10)]}, protocol=2)
+    )
 
 
 def test_cifar10_from_the_users_disk(capsys, monkeypatch, tmp_path, rng):
@@ -162,8 +200,9 @@ def test_cifar10_from_the_users_disk(capsys, monkeypatch, tmp_path, rng):
 
     monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.section5.cli",))
     _write_cifar(tmp_path / "cifar-10-batches-py", rng)
-    code = cli.main(["kernel", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--json",
-                     "--quiet"])
+    code = cli.main(
+        ["kernel", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--json", "--quiet"]
+    )
     r = json.loads(capsys.readouterr().out)
     assert code == 0 and r["n_train"] == 60 and r["n_test"] == 20 and r["n_features"] == 3072
     assert r["train_error"] == 0.0 and r["bandwidth"] > 5.0  # the median rule, not MNIST's 5

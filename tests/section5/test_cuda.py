@@ -15,11 +15,13 @@ def test_reference_equals_the_direct_kernel(rng, name):
     Z = rng.uniform(size=(70, 11))
     A = rng.standard_normal((70, 5))
     k = Kernel(name, 0.8)
-    np.testing.assert_allclose(fused_kernel_matvec_reference(X, Z, A, kernel=k, block=32),
-                               k.numpy(X, Z) @ A, atol=1e-12)
+    np.testing.assert_allclose(
+        fused_kernel_matvec_reference(X, Z, A, kernel=k, block=32), k.numpy(X, Z) @ A, atol=1e-12
+    )
     ks = Kernel(name, 0.8, scale=1 / 255)  # the scale applies to the inputs
-    np.testing.assert_allclose(fused_kernel_matvec_reference(255 * X, 255 * Z, A, kernel=ks),
-                               k.numpy(X, Z) @ A, atol=1e-11)
+    np.testing.assert_allclose(
+        fused_kernel_matvec_reference(255 * X, 255 * Z, A, kernel=ks), k.numpy(X, Z) @ A, atol=1e-11
+    )
 
 
 def test_source_has_the_entry_points():

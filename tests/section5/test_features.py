@@ -9,9 +9,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from finite_expressivity.section5.features import (gabor_features, gabor_filter_bank,  # noqa: E402
-                                                 make_features, random_conv_features,
-                                                 random_filters, raw_features)
+from finite_expressivity.section5.features import (
+    gabor_features,
+    gabor_filter_bank,  # noqa: E402
+    make_features,
+    random_conv_features,
+    random_filters,
+    raw_features,
+)
 
 
 def test_filter_bank_properties():
@@ -30,21 +35,25 @@ def _direct(images, J, L):
     """Order-1 features by direct convolution in float64 (the reference)."""
     import torch.nn.functional as fn
 
-    size = 2 * int(math.ceil(3 * 0.8 * 2 ** J)) + 1
+    size = 2 * int(math.ceil(3 * 0.8 * 2**J)) + 1
     psi, phi = gabor_filter_bank(size, J, L)
     pad = size // 2
     x = torch.as_tensor(images).double() / 255
     n, c, H, W = x.shape
     x = x.reshape(n * c, 1, H, W)
-    w = np.concatenate([psi.real.reshape(J * L, 1, size, size),
-                        psi.imag.reshape(J * L, 1, size, size)])[:, :, ::-1, ::-1].copy()
+    w = np.concatenate(
+        [psi.real.reshape(J * L, 1, size, size), psi.imag.reshape(J * L, 1, size, size)]
+    )[:, :, ::-1, ::-1].copy()
     z = fn.conv2d(fn.pad(x, (pad,) * 4), torch.as_tensor(w))
-    u1 = torch.sqrt(z[:, :J * L] ** 2 + z[:, J * L:] ** 2)
+    u1 = torch.sqrt(z[:, : J * L] ** 2 + z[:, J * L :] ** 2)
 
     def lp(t):
         k = t.shape[1]
-        t = fn.conv2d(fn.pad(t.reshape(-1, 1, H, W), (pad,) * 4), torch.as_tensor(phi[None, None]),
-                      stride=2 ** J)
+        t = fn.conv2d(
+            fn.pad(t.reshape(-1, 1, H, W), (pad,) * 4),
+            torch.as_tensor(phi[None, None]),
+            stride=2**J,
+        )
         return t.reshape(n, c * k, -1)
 
     return torch.cat([lp(x), lp(u1)], 1).reshape(n, -1).numpy()
@@ -66,7 +75,7 @@ def test_gabor_order2_shape_and_translation_stability(rng):
     f = gabor_features(images, J=2, L=4, order=2, device="cpu")
     assert f.shape == (2, (1 + 2 * 4 + 4 * 4) * 4 * 4)
     f1 = gabor_features(images, J=2, L=4, order=1, device="cpu")
-    np.testing.assert_allclose(f[:, :f1.shape[1]], f1, atol=1e-6)
+    np.testing.assert_allclose(f[:, : f1.shape[1]], f1, atol=1e-6)
     # low-passed moduli change little under a small shift, raw pixels change a lot
     rel_feat = np.linalg.norm(f[0] - f[1]) / np.linalg.norm(f[0])
     rel_pix = np.linalg.norm(images[0].astype(float) - images[1]) / np.linalg.norm(images[0])
@@ -75,10 +84,18 @@ def test_gabor_order2_shape_and_translation_stability(rng):
 
 def test_random_conv_features_are_seeded_and_shaped(rng):
     images = rng.integers(0, 256, size=(6, 3, 12, 12)).astype(np.uint8)
-    a = random_conv_features(images, n_filters=10, size=3, pool=2,
-                             rng=np.random.default_rng(5), device="cpu", filter_batch=4)
-    b = random_conv_features(images, n_filters=10, size=3, pool=2,
-                             rng=np.random.default_rng(5), device="cpu")
+    a = random_conv_features(
+        images,
+        n_filters=10,
+        size=3,
+        pool=2,
+        rng=np.random.default_rng(5),
+        device="cpu",
+        filter_batch=4,
+    )
+    b = random_conv_features(
+        images, n_filters=10, size=3, pool=2, rng=np.random.default_rng(5), device="cpu"
+    )
     assert a.shape == (6, 40) and a.dtype == np.float32 and (a >= 0).all()
     np.testing.assert_allclose(a, b, rtol=1e-6)
     w = random_filters(7, 3, 5, np.random.default_rng(0))

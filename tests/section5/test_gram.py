@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finite_expressivity.section5.gram import (Kernel, Points, bandwidth_rule, kernel_matmul,
-                                                kernel_matrix)
+from finite_expressivity.section5.gram import (
+    Kernel,
+    Points,
+    bandwidth_rule,
+    kernel_matmul,
+    kernel_matrix,
+)
 
 TOL = {"float64": 1e-12, "float32": 2e-6}
 
@@ -30,11 +35,11 @@ def test_kernel_matmul_matches_reference(kbackend, rng, dtype):
     Z = rng.uniform(0.1, 1.0, size=(130, 9))
     A = rng.standard_normal((130, 4))
     k = Kernel("gaussian", 0.9)
-    got = kbackend.to_numpy(kernel_matmul(X, Z, A, kernel=k, dtype=dtype, backend=kbackend,
-                                          workspace=40 * 130 * 8))  # many small blocks
+    got = kbackend.to_numpy(
+        kernel_matmul(X, Z, A, kernel=k, dtype=dtype, backend=kbackend, workspace=40 * 130 * 8)
+    )  # many small blocks
     np.testing.assert_allclose(got, k.numpy(X, Z) @ A, atol=50 * TOL[dtype], rtol=0)
-    one = kbackend.to_numpy(kernel_matmul(X, Z, A[:, 0], kernel=k, dtype=dtype,
-                                          backend=kbackend))
+    one = kbackend.to_numpy(kernel_matmul(X, Z, A[:, 0], kernel=k, dtype=dtype, backend=kbackend))
     np.testing.assert_allclose(one, k.numpy(X, Z) @ A[:, 0], atol=50 * TOL[dtype], rtol=0)
 
 
@@ -66,8 +71,9 @@ def test_integer_distances_are_exact_integers(rng):
 def test_lower_only_fills_the_lower_block_triangle(kbackend, rng):
     X = rng.uniform(size=(300, 5))
     k = Kernel("laplacian", 1.0)
-    K = kbackend.to_numpy(kernel_matrix(X, kernel=k, dtype="float64", backend=kbackend,
-                                        lower_only=True))
+    K = kbackend.to_numpy(
+        kernel_matrix(X, kernel=k, dtype="float64", backend=kbackend, lower_only=True)
+    )
     ref = k.numpy(X, X)
     np.testing.assert_allclose(np.tril(K), np.tril(ref), atol=1e-12, rtol=0)
 
@@ -75,8 +81,9 @@ def test_lower_only_fills_the_lower_block_triangle(kbackend, rng):
 def test_memory_refusal_names_the_numbers(rng):
     X = rng.uniform(size=(100, 3))
     with pytest.raises(MemoryError, match="needs .* GiB, more than"):
-        kernel_matrix(X, kernel=Kernel("gaussian", 1.0), dtype="float64", backend="numpy",
-                      max_bytes=1000)
+        kernel_matrix(
+            X, kernel=Kernel("gaussian", 1.0), dtype="float64", backend="numpy", max_bytes=1000
+        )
 
 
 def test_bandwidth_rule(rng):
@@ -86,8 +93,9 @@ def test_bandwidth_rule(rng):
     # the median distance of standard Gaussian points in 10-D is about sqrt(2 * 10)
     assert lap == pytest.approx(2 * g) and 3.5 < lap < 5.5
     assert g == bandwidth_rule(X, "gaussian", rng=np.random.default_rng(1))  # seeded
-    assert bandwidth_rule(X, "gaussian", rng=np.random.default_rng(1), scale=2.0) == \
-        pytest.approx(2 * g)
+    assert bandwidth_rule(X, "gaussian", rng=np.random.default_rng(1), scale=2.0) == pytest.approx(
+        2 * g
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "5"])
@@ -102,5 +110,6 @@ def test_bad_kernel_name_and_shapes(rng):
     with pytest.raises(ValueError, match="2-D array"):
         kernel_matrix(np.ones(5), kernel=Kernel("gaussian", 1.0), backend="numpy")
     with pytest.raises(ValueError, match="same number of features"):
-        kernel_matrix(np.ones((3, 2)), np.ones((3, 4)), kernel=Kernel("gaussian", 1.0),
-                      backend="numpy")
+        kernel_matrix(
+            np.ones((3, 2)), np.ones((3, 4)), kernel=Kernel("gaussian", 1.0), backend="numpy"
+        )

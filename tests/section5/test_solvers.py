@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 
 from finite_expressivity.section5.backend import get_backend
-from finite_expressivity.section5.interpolant import KernelInterpolant, one_hot, plan_solver
 from finite_expressivity.section5.gram import Kernel, kernel_matrix
-from finite_expressivity.section5.solvers import (NystromPreconditioner, OnTheFlyKernel,
-                                                StoredKernel, solve_cholesky, solve_eigenpro,
-                                                solve_pcg)
+from finite_expressivity.section5.interpolant import KernelInterpolant, one_hot, plan_solver
+from finite_expressivity.section5.solvers import (
+    NystromPreconditioner,
+    OnTheFlyKernel,
+    StoredKernel,
+    solve_cholesky,
+    solve_eigenpro,
+    solve_pcg,
+)
 
 
 def _problem(rng, n=400, d=6, c=3):
@@ -40,8 +45,16 @@ def test_pcg_converges_to_the_exact_solution(kbackend, rng, ridge, method):
     K = kernel_matrix(X, kernel=k, dtype="float64", backend=kbackend)
     op = StoredKernel(K, kbackend)
     pre = NystromPreconditioner(op, rank=40, landmarks=80, mu=ridge, rng=rng)
-    a, rep = solve_pcg(op, kbackend.asarray(Y), ridge=ridge, precond=pre, labels=y, tol=1e-10,
-                       max_epochs=300, method=method)
+    a, rep = solve_pcg(
+        op,
+        kbackend.asarray(Y),
+        ridge=ridge,
+        precond=pre,
+        labels=y,
+        tol=1e-10,
+        max_epochs=300,
+        method=method,
+    )
     a = kbackend.to_numpy(a)
     assert rep.converged and rep.epochs[-1].train_error == 0.0
     assert np.linalg.norm(Kref @ a - Y) / np.linalg.norm(Y) <= 1e-9
@@ -71,8 +84,9 @@ def test_preconditioner_is_symmetric_positive_and_helps(rng):
 def test_conjugate_residuals_decrease_monotonically(rng):
     X, y, Y = _problem(rng, n=300)
     be = get_backend("numpy")
-    op = StoredKernel(kernel_matrix(X, kernel=Kernel("gaussian", 0.4), dtype="float64",
-                                    backend=be), be)
+    op = StoredKernel(
+        kernel_matrix(X, kernel=Kernel("gaussian", 0.4), dtype="float64", backend=be), be
+    )
     pre = NystromPreconditioner(op, rank=40, landmarks=80, mu=0.0, rng=rng)
     _, cr = solve_pcg(op, Y, precond=pre, tol=1e-12, max_epochs=60, method="cr")
     # monotone in the preconditioned norm; in the 2-norm, within a small factor
@@ -86,8 +100,9 @@ def test_eigenpro_interpolates_on_the_fly(rng):
     X, y, Y = _problem(rng, n=500, d=8)
     be = get_backend("numpy")
     op = OnTheFlyKernel(X, Kernel("laplacian", 1.0), be, dtype="float64")
-    a, rep = solve_eigenpro(op, Y, labels=y, rng=rng, top_q=20, subsample=200, tol=0.05,
-                            max_epochs=60)
+    a, rep = solve_eigenpro(
+        op, Y, labels=y, rng=rng, top_q=20, subsample=200, tol=0.05, max_epochs=60
+    )
     assert rep.converged and rep.epochs[-1].train_error == 0.0
     assert rep.epochs[-1].rel_residual < rep.epochs[0].rel_residual
     Kref = Kernel("laplacian", 1.0).numpy(X, X)
@@ -106,7 +121,7 @@ def test_on_the_fly_matmul_equals_stored(rng):
 
 def test_plan_solver_choices_and_refusals():
     cpu = get_backend("numpy")
-    gib = 2 ** 30
+    gib = 2**30
     assert plan_solver(5000, 784, backend=cpu, memory_bytes=20 * gib).solver == "cholesky"
     p = plan_solver(60000, 784, backend=cpu, memory_bytes=20 * gib)
     assert (p.solver, p.dtype) == ("pcg", "float32")
@@ -126,14 +141,22 @@ def test_estimator_fits_predicts_and_reports_the_norm(tiny_dataset, solver):
     ds = tiny_dataset
     X = ds.train_images.reshape(len(ds.train_images), -1)
     Xt = ds.test_images.reshape(len(ds.test_images), -1)
-    m = KernelInterpolant("gaussian", None, solver=solver, input_scale=1 / 255, tol=1e-3,
-                          max_epochs=200, rank=50, top_q=20, seed=3).fit(X, ds.train_labels)
+    m = KernelInterpolant(
+        "gaussian",
+        None,
+        solver=solver,
+        input_scale=1 / 255,
+        tol=1e-3,
+        max_epochs=200,
+        rank=50,
+        top_q=20,
+        seed=3,
+    ).fit(X, ds.train_labels)
     assert m.train_error_ == 0.0 and m.report_.solver == solver
     k = Kernel("gaussian", m.bandwidth_)
     Kref = k.numpy(X / 255.0, X / 255.0)
     A = m.alpha_
-    np.testing.assert_allclose(m.norms_, np.sqrt(np.einsum("ic,ij,jc->c", A, Kref, A)),
-                               rtol=1e-4)
+    np.testing.assert_allclose(m.norms_, np.sqrt(np.einsum("ic,ij,jc->c", A, Kref, A)), rtol=1e-4)
     assert m.norm_ == pytest.approx(m.norms_.sum())
     assert np.mean(m.predict(Xt) != ds.test_labels) < 0.2  # the blobs are learnable
     scores = m.decision_function(Xt)
@@ -143,8 +166,12 @@ def test_estimator_fits_predicts_and_reports_the_norm(tiny_dataset, solver):
 def test_ridge_shrinks_the_norm(tiny_dataset):
     ds = tiny_dataset
     X = ds.train_images.reshape(len(ds.train_images), -1)
-    norms = [KernelInterpolant("gaussian", 2.0, ridge=r, solver="cholesky", input_scale=1 / 255)
-             .fit(X, ds.train_labels).norm_ for r in (0.0, 0.1, 1.0)]
+    norms = [
+        KernelInterpolant("gaussian", 2.0, ridge=r, solver="cholesky", input_scale=1 / 255)
+        .fit(X, ds.train_labels)
+        .norm_
+        for r in (0.0, 0.1, 1.0)
+    ]
     assert norms[0] > norms[1] > norms[2]
 
 
@@ -169,10 +196,12 @@ def test_with_a_ridge_the_residual_alone_stops_the_solver(rng):
     """lambda > 0 does not interpolate: a train error above 0 must not keep it running."""
     X, y, Y = _problem(rng, n=300)
     be = get_backend("numpy")
-    op = StoredKernel(kernel_matrix(X, kernel=Kernel("gaussian", 0.5), dtype="float64",
-                                    backend=be), be)
+    op = StoredKernel(
+        kernel_matrix(X, kernel=Kernel("gaussian", 0.5), dtype="float64", backend=be), be
+    )
     flipped = (y + 1) % 3  # labels no smooth fit gets right everywhere
     flipped[::2] = y[::2]
-    _, rep = solve_pcg(op, one_hot(flipped, 3), ridge=10.0, labels=flipped, tol=1e-6,
-                       max_epochs=200)
+    _, rep = solve_pcg(
+        op, one_hot(flipped, 3), ridge=10.0, labels=flipped, tol=1e-6, max_epochs=200
+    )
     assert rep.converged and len(rep.epochs) < 200 and rep.epochs[-1].train_error > 0

@@ -16,14 +16,18 @@ def _fraction_outputs(net, X):
     out = []
     for row in X:
         z = sum(Fraction(float(x)) * ai for x, ai in zip(row, a))
-        out.append(sum(Fraction(float(w)) * max(z - Fraction(float(b)), 0) for w, b in zip(net.w, net.b)))
+        out.append(
+            sum(Fraction(float(w)) * max(z - Fraction(float(b)), 0) for w, b in zip(net.w, net.b))
+        )
     return out
 
 
 def test_certificate_matches_fractions_on_arbitrary_network(rng):
     """Any stored network (not only fitted ones): random float a, b, w."""
     X = rng.standard_normal((40, 3)) * 10 ** rng.uniform(-3, 3, (40, 1))
-    net = TwoLayerReLU(rng.standard_normal(3), np.sort(rng.standard_normal(25)), rng.standard_normal(25) * 1e3)
+    net = TwoLayerReLU(
+        rng.standard_normal(3), np.sort(rng.standard_normal(25)), rng.standard_normal(25) * 1e3
+    )
     y = rng.standard_normal(40)
     cert = certify(net, X, y, tol=1e-3)
     want = [o - Fraction(float(t)) for o, t in zip(_fraction_outputs(net, X), y)]

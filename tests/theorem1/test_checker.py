@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 
 from finite_expressivity import TwoLayerReLU, fit
-from finite_expressivity.theorem1.checker import FAMILIES, PropertyFailure, check_example, datasets, run_check
 from finite_expressivity.cli import main
+from finite_expressivity.theorem1.checker import (
+    FAMILIES,
+    PropertyFailure,
+    check_example,
+    datasets,
+    run_check,
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -37,7 +43,9 @@ def _wrong_count(X, y, seed=None):
     return TwoLayerReLU(net.a, net.b[:-1], net.w[:-1], net.info)
 
 
-@pytest.mark.parametrize("bug,prop", [(_rolled_biases, "certificate_holds"), (_wrong_count, "param_count")])
+@pytest.mark.parametrize(
+    "bug,prop", [(_rolled_biases, "certificate_holds"), (_wrong_count, "param_count")]
+)
 def test_planted_bug_is_caught_with_a_runnable_shrunk_example(bug, prop):
     report = run_check(40, seed=0, fit=bug)
     assert report.failed == 1 and report.failure["property"] == prop

@@ -11,8 +11,17 @@ import pytest
 
 from finite_expressivity.cli import main
 
-KEYS = {"n", "d", "n_params", "train_accuracy", "float64_accuracy", "max_residual_exact",
-        "max_residual_float64", "certified", "seconds"}
+KEYS = {
+    "n",
+    "d",
+    "n_params",
+    "train_accuracy",
+    "float64_accuracy",
+    "max_residual_exact",
+    "max_residual_float64",
+    "certified",
+    "seconds",
+}
 
 
 def run_json(capsys, *args):
@@ -25,7 +34,9 @@ def test_gaussian_json(capsys):
     code, r = run_json(capsys, "--dataset", "gaussian", "--n", "3000", "--d", "8", "--seed", "3")
     assert code == 0 and KEYS <= set(r)
     assert r["n_params"] == 2 * 3000 + 8 and r["certified"] and r["train_accuracy"] == 1.0
-    assert r["max_residual_exact"] <= 1e-6 and {"construct", "floor", "certify"} <= set(r["seconds"])
+    assert r["max_residual_exact"] <= 1e-6 and {"construct", "floor", "certify"} <= set(
+        r["seconds"]
+    )
 
 
 @pytest.mark.network
@@ -51,10 +62,22 @@ def test_user_data_formats_and_save(tmp_path, capsys, rng):
     np.savez(tmp_path / "d.npz", X=X, y=y)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "y.npy", y)
-    np.savetxt(tmp_path / "d.csv", np.column_stack([X, y]), delimiter=",", header="a,b,c,d,label", comments="")
+    np.savetxt(
+        tmp_path / "d.csv",
+        np.column_stack([X, y]),
+        delimiter=",",
+        header="a,b,c,d,label",
+        comments="",
+    )
     results = []
-    for spec in (str(tmp_path / "d.npz"), f"{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}", str(tmp_path / "d.csv")):
-        code, r = run_json(capsys, "--data", spec, "--labels", "true", "--save", str(tmp_path / "net.npz"))
+    for spec in (
+        str(tmp_path / "d.npz"),
+        f"{tmp_path / 'X.npy'},{tmp_path / 'y.npy'}",
+        str(tmp_path / "d.csv"),
+    ):
+        code, r = run_json(
+            capsys, "--data", spec, "--labels", "true", "--save", str(tmp_path / "net.npz")
+        )
         assert code == 0 and r["certified"] and r["n"] == 200
         results.append(r["max_residual_exact"])
     from finite_expressivity import TwoLayerReLU, certify
@@ -64,19 +87,30 @@ def test_user_data_formats_and_save(tmp_path, capsys, rng):
 
 
 def _fe(*args):
-    return subprocess.run([sys.executable, "-m", "finite_expressivity.cli", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "finite_expressivity.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(
     "make,match",
     [
-        (lambda p, X, y: np.savez(p, X=np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y=y), "NaN or inf"),
+        (
+            lambda p, X, y: np.savez(
+                p, X=np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y=y
+            ),
+            "NaN or inf",
+        ),
         (lambda p, X, y: np.savez(p, X=X, y=y[:-1]), "X has 30 points but y has 29"),
         (lambda p, X, y: np.savez(p, X=X[:0], y=y[:0]), "empty"),
         (lambda p, X, y: np.savez(p, X=np.array(["a"] * 30), y=y), "2-D|real numbers"),
-        (lambda p, X, y: np.savez(p, X=np.vstack([X, X[:1]]), y=np.concatenate([y, [y[0] + 1]])),
-         "points 0 and 30 are identical but have different labels"),
+        (
+            lambda p, X, y: np.savez(p, X=np.vstack([X, X[:1]]), y=np.concatenate([y, [y[0] + 1]])),
+            "points 0 and 30 are identical but have different labels",
+        ),
         (lambda p, X, y: np.savez(p, Z=X), "expected arrays named X and y"),
     ],
 )

@@ -96,7 +96,9 @@ def test_conflicting_duplicates_name_both_indices(rng):
     X, y = _random_problem(rng, 30, 3)
     X[17] = X[4]
     y[17] = y[4] + 1
-    with pytest.raises(ValueError, match=r"points 4 and 17 are identical but have different labels"):
+    with pytest.raises(
+        ValueError, match=r"points 4 and 17 are identical but have different labels"
+    ):
         fit(X, y)
 
 
@@ -169,8 +171,16 @@ def test_forward_matches_dense_reference(rng):
     [
         (np.array([[0.0, np.nan], [1.0, 2.0]]), np.array([0.0, 1.0]), "NaN or inf"),
         (np.array([[0.0, 1.0], [np.inf, 2.0]]), np.array([0.0, 1.0]), "NaN or inf"),
-        (np.ones((3, 2)) * np.arange(3)[:, None], np.array([0.0, np.inf, 1.0]), "y contains NaN or inf"),
-        (np.zeros((3, 2)) + np.arange(3)[:, None], np.array([0.0, 1.0]), "X has 3 points but y has 2"),
+        (
+            np.ones((3, 2)) * np.arange(3)[:, None],
+            np.array([0.0, np.inf, 1.0]),
+            "y contains NaN or inf",
+        ),
+        (
+            np.zeros((3, 2)) + np.arange(3)[:, None],
+            np.array([0.0, 1.0]),
+            "X has 3 points but y has 2",
+        ),
         (np.arange(3.0), np.arange(3.0), "must be a 2-D array"),
         (np.zeros((0, 3)), np.zeros(0), "empty"),
         (np.zeros((3, 0)), np.zeros(3), "empty"),
@@ -212,7 +222,9 @@ def test_save_and_load_roundtrip(tmp_path, rng):
     assert certify(back, X, y).certified
 
 
-@pytest.mark.parametrize("n,d,k", [(5000, 3, None), (8000, 6, None), (5000, 40, None), (5000, 5, 3)])
+@pytest.mark.parametrize(
+    "n,d,k", [(5000, 3, None), (8000, 6, None), (5000, 40, None), (5000, 5, 3)]
+)
 def test_compiled_loops_and_array_path_agree(rng, monkeypatch, n, d, k):
     """The Numba loops (NumPy input) and the array-API path (all backends) give the
     same network up to the rounding of the slopes (their error feedback differs) and of
@@ -242,8 +254,11 @@ def test_compiled_loops_handle_duplicates_and_nan(rng):
     net = fit(X, y, seed=0)
     assert net.info["duplicates"] == 10 and certify(net, X, y).certified
     y[107] += 1
-    with pytest.raises(ValueError, match=r"points 5 and 100 are identical but have different labels|"
-                                         r"points 10\d and 10\d are identical"):
+    with pytest.raises(
+        ValueError,
+        match=r"points 5 and 100 are identical but have different labels|"
+        r"points 10\d and 10\d are identical",
+    ):
         fit(X, y, seed=0)
     X[4321, 2] = np.nan
     with pytest.raises(ValueError, match="NaN or inf.*row 4321"):

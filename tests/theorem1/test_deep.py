@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from finite_expressivity import fit
-from finite_expressivity.theorem1.certify import exact_outputs
 from finite_expressivity.cli import main
+from finite_expressivity.theorem1.certify import exact_outputs
 from finite_expressivity.theorem1.deep import deepen, exact_deep_output
 
 
@@ -55,7 +55,12 @@ def test_bad_depth():
 def test_cli_depth_json(capsys):
     import json
 
-    assert main(["theorem", "--dataset", "gaussian", "--n", "2000", "--depth", "4", "--json", "--quiet"]) == 0
+    assert (
+        main(
+            ["theorem", "--dataset", "gaussian", "--n", "2000", "--depth", "4", "--json", "--quiet"]
+        )
+        == 0
+    )
     r = json.loads(capsys.readouterr().out)
     assert r["depth"] == 4 and len(r["params_per_layer"]) == 4 and r["certified"]
     assert r["deep_equals_two_layer"] and max(r["params_per_layer"]) <= 4 * 1000 + 4

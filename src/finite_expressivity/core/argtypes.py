@@ -10,6 +10,7 @@ __all__ = ["nonnegative", "positive", "add_data_dir"]
 
 def nonnegative(name: str):
     """An argparse ``type`` for a float >= 0 given to flag ``name``."""
+
     def parse(text):
         try:
             v = float(text)
@@ -18,20 +19,24 @@ def nonnegative(name: str):
         if not v >= 0:
             raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {text}")
         return v
+
     return parse
 
 
 def positive(name: str, kind=float):
     """An argparse ``type`` for a ``kind`` (float or int) > 0 given to flag ``name``."""
+
     def parse(text):
         try:
             v = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{name} must be a positive {kind.__name__}, got {text!r}") from None
+                f"{name} must be a positive {kind.__name__}, got {text!r}"
+            ) from None
         if not v > 0:
             raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text}")
         return v
+
     return parse
 
 
@@ -54,9 +59,14 @@ def add_data_dir(parser) -> None:
     ``~/.cache/finite-expressivity``. The earlier spellings ``--data-path`` and
     ``--path`` are refused with a one-line pointer to it.
     """
-    parser.add_argument("--data-dir", metavar="DIR", default=None,
-                        help="where datasets live: the registry cache, and the folder holding "
-                             "cifar-10-batches-py/ (default $FE_DATA_DIR or "
-                             "~/.cache/finite-expressivity)")
-    parser.add_argument("--data-path", "--path", dest="_renamed_data_dir", action=_Renamed,
-                        new="--data-dir")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help="where datasets live: the registry cache, and the folder holding "
+        "cifar-10-batches-py/ (default $FE_DATA_DIR or "
+        "~/.cache/finite-expressivity)",
+    )
+    parser.add_argument(
+        "--data-path", "--path", dest="_renamed_data_dir", action=_Renamed, new="--data-dir"
+    )

@@ -90,11 +90,15 @@ def resolve_device(device="auto", library: str | None = None) -> str:
         count = gpu_count(library)
         if count == 0:
             who = f" to {library}" if library else " here"
-            raise ValueError(f"device={name!r} but no CUDA device is visible{who}; use "
-                             f"device='cpu' or device='auto' (CUDA when present, else CPU)")
+            raise ValueError(
+                f"device={name!r} but no CUDA device is visible{who}; use "
+                f"device='cpu' or device='auto' (CUDA when present, else CPU)"
+            )
         if int(index) >= count:
-            raise ValueError(f"device={name!r} but only {count} CUDA device(s) are visible "
-                             f"(cuda:0..cuda:{count - 1})")
+            raise ValueError(
+                f"device={name!r} but only {count} CUDA device(s) are visible "
+                f"(cuda:0..cuda:{count - 1})"
+            )
         return f"cuda:{index}"
     raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
 

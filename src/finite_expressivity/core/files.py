@@ -13,8 +13,13 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_write_csv",
-           "atomic_write_figure"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_write_csv",
+    "atomic_write_figure",
+]
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
@@ -39,7 +44,9 @@ def atomic_write_text(path, text: str) -> Path:
 
 
 def atomic_write_json(path, obj) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    return atomic_write_text(
+        path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n"
+    )
 
 
 def atomic_write_figure(fig, out, stem: str, formats=("png", "pdf"), **savefig) -> list[Path]:
@@ -62,7 +69,9 @@ def atomic_write_csv(path, rows: list[dict]) -> Path:
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _jsonable(v) if isinstance(v, (list, dict)) else v for k, v in row.items()})
+        writer.writerow(
+            {k: _jsonable(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
+        )
     return atomic_write_text(path, buf.getvalue())
 
 

@@ -55,8 +55,12 @@ class Progress:
         self._last = now
         self._shown = True
         pct = 100.0 * done / max(total, 1)
-        print(f"\r[{self._name}] {done}/{total} ({pct:.0f}%) {el:.1f} s {extra}", end="",
-              file=self.stream, flush=True)
+        print(
+            f"\r[{self._name}] {done}/{total} ({pct:.0f}%) {el:.1f} s {extra}",
+            end="",
+            file=self.stream,
+            flush=True,
+        )
 
     def message(self, text: str) -> None:
         """A line of its own (solver epochs)."""

@@ -14,14 +14,20 @@ __all__ = ["provenance"]
 def _git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
         return None
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                           capture_output=True, text=True, timeout=5).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=5,
+    ).stdout.strip()
     return out.stdout.strip() + ("+dirty" if dirty else "")
 
 
@@ -30,8 +36,12 @@ def provenance(device: str = "cpu", config: dict | None = None) -> dict:
     import numpy
     import scipy
 
-    versions = {"finite_expressivity": _version(), "numpy": numpy.__version__,
-                "scipy": scipy.__version__, "python": platform.python_version()}
+    versions = {
+        "finite_expressivity": _version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+    }
     try:
         import torch  # noqa: PLC0415 - optional
 
@@ -42,8 +52,11 @@ def provenance(device: str = "cpu", config: dict | None = None) -> dict:
         "config": config or {},
         "versions": versions,
         "device": device,
-        "machine": {"platform": platform.platform(), "processor": platform.machine(),
-                    "cpus": os.cpu_count()},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
         "git_commit": _git_commit(),
     }
 

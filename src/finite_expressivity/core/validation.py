@@ -28,24 +28,36 @@ def namespace(*arrays):
     try:
         xp = array_api_compat.array_namespace(*arrays)
     except TypeError as exc:
-        raise TypeError(f"arrays come from different libraries ({exc}); convert them to one") from None
+        raise TypeError(
+            f"arrays come from different libraries ({exc}); convert them to one"
+        ) from None
     devices = {str(array_api_compat.device(x)) for x in arrays}
     if len(devices) > 1:
-        raise ValueError(f"arrays live on different devices {sorted(devices)}; move them to one device")
+        raise ValueError(
+            f"arrays live on different devices {sorted(devices)}; move them to one device"
+        )
     return xp
 
 
 def _check_dtype(name, x, xp):
     if xp.isdtype(x.dtype, "bool") or not xp.isdtype(x.dtype, ("real floating", "integral")):
-        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}; convert it to float64")
+        raise TypeError(
+            f"{name} must hold real numbers, got dtype {x.dtype}; convert it to float64"
+        )
 
 
 def _as_float64(name, x, xp):
     """float64 copy/view; integers beyond 2**53 would be rounded silently, so refuse them."""
     out = xp.astype(x, xp.float64, copy=False)
-    if xp.isdtype(x.dtype, "integral") and x.size and not bool(xp.all(xp.astype(out, x.dtype) == x)):
-        raise ValueError(f"{name} holds integers beyond 2**53 that float64 cannot represent; "
-                         "scale them or pass float64")
+    if (
+        xp.isdtype(x.dtype, "integral")
+        and x.size
+        and not bool(xp.all(xp.astype(out, x.dtype) == x))
+    ):
+        raise ValueError(
+            f"{name} holds integers beyond 2**53 that float64 cannot represent; "
+            "scale them or pass float64"
+        )
     return out
 
 
@@ -56,7 +68,9 @@ def _check_finite(name, x, xp):
         if bool(xp.any(bad)):
             idx = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int8)))
             row = idx // (x.shape[1] if x.ndim == 2 else 1)
-            raise ValueError(f"{name} contains NaN or inf (first at row {row}); remove or impute those rows")
+            raise ValueError(
+                f"{name} contains NaN or inf (first at row {row}); remove or impute those rows"
+            )
 
 
 def check_points(X, xp, name="X", *, finite=True):
@@ -72,7 +86,9 @@ def check_points(X, xp, name="X", *, finite=True):
         )
     n, d = X.shape
     if n == 0 or d == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(X.shape)}); need at least one point with one coordinate")
+        raise ValueError(
+            f"{name} is empty (shape {tuple(X.shape)}); need at least one point with one coordinate"
+        )
     _check_dtype(name, X, xp)
     X = _as_float64(name, X, xp)
     if finite:

@@ -24,6 +24,20 @@ from .preprocess import augment, preprocess
 from .registry import fetch
 from .variants import VARIANTS, VariantData, make_variant
 
-__all__ = ["DATASETS", "DataError", "ImageDataset", "cache_dir", "cached", "fetch", "load",
-           "load_cifar", "load_image_folder", "VARIANTS", "VariantData", "make_variant",
-           "preprocess", "augment", "DeviceLoader"]
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "ImageDataset",
+    "cache_dir",
+    "cached",
+    "fetch",
+    "load",
+    "load_cifar",
+    "load_image_folder",
+    "VARIANTS",
+    "VariantData",
+    "make_variant",
+    "preprocess",
+    "augment",
+    "DeviceLoader",
+]

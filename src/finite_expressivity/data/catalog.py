@@ -55,8 +55,10 @@ def load(name, data_dir=None, *, network: bool = True, size: int | None = None) 
         return load_registry(name, data_dir, network=network)
     if Path(str(name)).expanduser().is_dir():
         return load_image_folder(name, size=size)
-    raise DataError(f"unknown dataset {name!r}; registry datasets are {sorted(SOURCES)}, "
-                    f"from your disk {sorted(CIFAR)} (in --data-dir) or an image-folder path")
+    raise DataError(
+        f"unknown dataset {name!r}; registry datasets are {sorted(SOURCES)}, "
+        f"from your disk {sorted(CIFAR)} (in --data-dir) or an image-folder path"
+    )
 
 
 def cached(name: str, data_dir=None) -> dict:
@@ -70,5 +72,3 @@ def cached(name: str, data_dir=None) -> dict:
     if name in SOURCES:
         return registry_cache_info(name, data_dir)
     raise DataError(f"unknown dataset {name!r}; choose one of {list(DATASETS)}")
-
-

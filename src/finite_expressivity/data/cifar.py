@@ -46,16 +46,35 @@ class _Layout:
     n_classes: int
 
     def how_to_get(self, where) -> str:
-        return (f"download {_URL}{self.tarball} and unpack it (tar xzf) into {where}, or pass "
-                f"the folder that holds {self.folder}/ (--path DIR)")
+        return (
+            f"download {_URL}{self.tarball} and unpack it (tar xzf) into {where}, or pass "
+            f"the folder that holds {self.folder}/ (--path DIR)"
+        )
 
 
 CIFAR = {
-    "cifar10": _Layout("cifar10", "cifar-10-batches-py", "cifar-10-python.tar.gz",
-                       tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",),
-                       "labels", "batches.meta", "label_names", 10),
-    "cifar100": _Layout("cifar100", "cifar-100-python", "cifar-100-python.tar.gz",
-                        ("train",), ("test",), "fine_labels", "meta", "fine_label_names", 100),
+    "cifar10": _Layout(
+        "cifar10",
+        "cifar-10-batches-py",
+        "cifar-10-python.tar.gz",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        ("test_batch",),
+        "labels",
+        "batches.meta",
+        "label_names",
+        10,
+    ),
+    "cifar100": _Layout(
+        "cifar100",
+        "cifar-100-python",
+        "cifar-100-python.tar.gz",
+        ("train",),
+        ("test",),
+        "fine_labels",
+        "meta",
+        "fine_label_names",
+        100,
+    ),
 }
 
 
@@ -119,8 +138,10 @@ def locate_cifar(name: str = "cifar10", path=None):
         return root / layout.tarball
     if not root.exists():
         raise DataError(f"{name}: folder {root} does not exist; {layout.how_to_get(root)}")
-    raise DataError(f"{name}: expected {root / layout.folder}/{layout.train[0]} (or "
-                    f"{root / layout.tarball}); {layout.how_to_get(root)}")
+    raise DataError(
+        f"{name}: expected {root / layout.folder}/{layout.train[0]} (or "
+        f"{root / layout.tarball}); {layout.how_to_get(root)}"
+    )
 
 
 def _layout(name):
@@ -140,8 +161,10 @@ class _Reader:
             try:
                 self.tar = tarfile.open(where, "r:gz")
             except (tarfile.TarError, OSError, EOFError) as exc:
-                raise DataError(f"{layout.name}: {where} is truncated or corrupt "
-                                f"({type(exc).__name__}: {exc}); download it again") from None
+                raise DataError(
+                    f"{layout.name}: {where} is truncated or corrupt "
+                    f"({type(exc).__name__}: {exc}); download it again"
+                ) from None
 
     def path(self, member) -> str:
         if self.tar is None:
@@ -154,26 +177,34 @@ class _Reader:
             if not file.is_file():
                 if not required:
                     return None
-                raise DataError(f"{self.layout.name}: missing batch file {file}; "
-                                f"{self.layout.how_to_get(self.where.parent)}")
+                raise DataError(
+                    f"{self.layout.name}: missing batch file {file}; "
+                    f"{self.layout.how_to_get(self.where.parent)}"
+                )
             return file.read_bytes()
         try:
             f = self.tar.extractfile(f"{self.layout.folder}/{member}")
         except KeyError:
             f = None
         except (tarfile.TarError, OSError, EOFError) as exc:
-            raise DataError(f"{self.layout.name}: {self.where} is truncated or corrupt "
-                            f"({type(exc).__name__}: {exc}); download it again") from None
+            raise DataError(
+                f"{self.layout.name}: {self.where} is truncated or corrupt "
+                f"({type(exc).__name__}: {exc}); download it again"
+            ) from None
         if f is None:
             if not required:
                 return None
-            raise DataError(f"{self.layout.name}: {self.where} lacks {self.layout.folder}/{member}; "
-                            f"download {_URL}{self.layout.tarball} again")
+            raise DataError(
+                f"{self.layout.name}: {self.where} lacks {self.layout.folder}/{member}; "
+                f"download {_URL}{self.layout.tarball} again"
+            )
         try:
             return f.read()
         except (tarfile.TarError, OSError, EOFError) as exc:
-            raise DataError(f"{self.layout.name}: {self.path(member)} is truncated or corrupt "
-                            f"({type(exc).__name__}: {exc}); download it again") from None
+            raise DataError(
+                f"{self.layout.name}: {self.path(member)} is truncated or corrupt "
+                f"({type(exc).__name__}: {exc}); download it again"
+            ) from None
 
     def close(self):
         if self.tar is not None:
@@ -185,8 +216,10 @@ def _unpickle(raw: bytes, where: str, name: str) -> dict:
         obj = _SafeUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except Exception as exc:  # truncated files raise EOFError, UnpicklingError, ValueError...
         msg = " ".join(str(exc).split()) or "no detail"
-        raise DataError(f"{name}: batch file {where} is truncated or corrupt "
-                        f"({type(exc).__name__}: {msg}); download it again") from None
+        raise DataError(
+            f"{name}: batch file {where} is truncated or corrupt "
+            f"({type(exc).__name__}: {msg}); download it again"
+        ) from None
     if not isinstance(obj, dict):
         raise DataError(f"{name}: batch file {where} holds a {type(obj).__name__}, expected a dict")
     return {_key(k): v for k, v in obj.items()}
@@ -198,19 +231,26 @@ def _batch(reader: _Reader, member: str):
     raw = reader.read(member)
     d = _unpickle(raw, where, layout.name)
     if "data" not in d or layout.label_key not in d:
-        raise DataError(f"{layout.name}: batch file {where} lacks 'data' or {layout.label_key!r} "
-                        f"(has {sorted(d)})")
+        raise DataError(
+            f"{layout.name}: batch file {where} lacks 'data' or {layout.label_key!r} "
+            f"(has {sorted(d)})"
+        )
     data = np.asarray(d["data"])
     labels = np.asarray(d[layout.label_key], dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        raise DataError(f"{layout.name}: batch file {where} has data of {data.dtype} {data.shape}, "
-                        f"expected uint8 (n, 3072); download it again")
+        raise DataError(
+            f"{layout.name}: batch file {where} has data of {data.dtype} {data.shape}, "
+            f"expected uint8 (n, 3072); download it again"
+        )
     if labels.shape != (data.shape[0],):
-        raise DataError(f"{layout.name}: batch file {where} has {data.shape[0]} images but "
-                        f"{labels.size} labels; download it again")
+        raise DataError(
+            f"{layout.name}: batch file {where} has {data.shape[0]} images but "
+            f"{labels.size} labels; download it again"
+        )
     if labels.size and (labels.min() < 0 or labels.max() >= layout.n_classes):
-        raise DataError(f"{layout.name}: batch file {where} has labels outside "
-                        f"0..{layout.n_classes - 1}")
+        raise DataError(
+            f"{layout.name}: batch file {where} has labels outside 0..{layout.n_classes - 1}"
+        )
     return data.reshape(-1, 3, 32, 32), labels, hashlib.sha256(raw).hexdigest()
 
 
@@ -239,8 +279,10 @@ def load_cifar(name: str = "cifar10", path=None) -> ImageDataset:
     layout = _layout(name)
     reader = _Reader(layout, locate_cifar(name, path))
     try:
-        parts = {split: [_batch(reader, m) for m in members]
-                 for split, members in (("train", layout.train), ("test", layout.test))}
+        parts = {
+            split: [_batch(reader, m) for m in members]
+            for split, members in (("train", layout.train), ("test", layout.test))
+        }
         classes = None
         meta_raw = reader.read(layout.meta, required=False)
         if meta_raw is not None:
@@ -250,24 +292,37 @@ def load_cifar(name: str = "cifar10", path=None) -> ImageDataset:
                 classes = tuple(_key(n) for n in names)
     finally:
         reader.close()
-    digest = hashlib.sha256("".join(h for split in ("train", "test")
-                                    for _, _, h in parts[split]).encode()).hexdigest()
+    digest = hashlib.sha256(
+        "".join(h for split in ("train", "test") for _, _, h in parts[split]).encode()
+    ).hexdigest()
 
     def cat(split, i):
         return np.ascontiguousarray(np.concatenate([b[i] for b in parts[split]]))
 
-    return ImageDataset(name=name, n_classes=layout.n_classes,
-                        train_images=cat("train", 0), train_labels=cat("train", 1),
-                        test_images=cat("test", 0), test_labels=cat("test", 1),
-                        sha256=digest, pixel_scale=255.0, classes=classes)
+    return ImageDataset(
+        name=name,
+        n_classes=layout.n_classes,
+        train_images=cat("train", 0),
+        train_labels=cat("train", 1),
+        test_images=cat("test", 0),
+        test_labels=cat("test", 1),
+        sha256=digest,
+        pixel_scale=255.0,
+        classes=classes,
+    )
 
 
 def cifar_cache_info(name: str, path=None) -> dict:
     """Where the batches of ``name`` were found (or are expected) and their checksum."""
     layout = _layout(name)
     root = cache_dir(path)
-    info = {"name": name, "path": str(root / layout.folder), "cached": False, "bytes": None,
-            "sha256": None}
+    info = {
+        "name": name,
+        "path": str(root / layout.folder),
+        "cached": False,
+        "bytes": None,
+        "sha256": None,
+    }
     try:
         where = locate_cifar(name, root)
     except DataError:
@@ -276,7 +331,12 @@ def cifar_cache_info(name: str, path=None) -> dict:
     if not all(f.is_file() for f in files):
         return info
     digests = "".join(sha256_file(f) for f in files)
-    info.update(path=str(where), cached=True, bytes=sum(f.stat().st_size for f in files),
-                sha256=hashlib.sha256(digests.encode()).hexdigest() if where.is_dir()
-                else sha256_file(where))
+    info.update(
+        path=str(where),
+        cached=True,
+        bytes=sum(f.stat().st_size for f in files),
+        sha256=hashlib.sha256(digests.encode()).hexdigest()
+        if where.is_dir()
+        else sha256_file(where),
+    )
     return info

@@ -11,35 +11,55 @@ from ..core.argtypes import add_data_dir
 
 __all__ = ["register"]
 
+
 def register(subparsers) -> None:
     """Add ``fe data {fetch,list,stats,show}`` to the ``fe`` parser."""
     from .variants import VARIANTS  # noqa: PLC0415
 
-    data = subparsers.add_parser("data", help="datasets and the paper's randomizations of them",
-                                 description="Datasets and the paper's randomizations of them.")
+    data = subparsers.add_parser(
+        "data",
+        help="datasets and the paper's randomizations of them",
+        description="Datasets and the paper's randomizations of them.",
+    )
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
     sub = data.add_subparsers(dest="data_command", metavar="ACTION")  # same parser class
 
     def name_args(p):
-        p.add_argument("name", metavar="NAME",
-                       help="mnist, fashion-mnist, cifar10, cifar100 (in --data-dir) or an "
-                            "image-folder path")
+        p.add_argument(
+            "name",
+            metavar="NAME",
+            help="mnist, fashion-mnist, cifar10, cifar100 (in --data-dir) or an image-folder path",
+        )
         add_data_dir(p)
-        p.add_argument("--size", type=int, default=None, metavar="S",
-                       help="image folders: resize and center-crop every image to SxS")
+        p.add_argument(
+            "--size",
+            type=int,
+            default=None,
+            metavar="S",
+            help="image folders: resize and center-crop every image to SxS",
+        )
 
     def variant_args(p):
         p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-        p.add_argument("--always-change", action="store_true",
-                       help="draw replacement labels from the other classes only")
-        p.add_argument("--corrupt-test", action="store_true",
-                       help="corrupt the test labels too (default: test labels stay true)")
+        p.add_argument(
+            "--always-change",
+            action="store_true",
+            help="draw replacement labels from the other classes only",
+        )
+        p.add_argument(
+            "--corrupt-test",
+            action="store_true",
+            help="corrupt the test labels too (default: test labels stay true)",
+        )
 
     p = sub.add_parser("fetch", help="fetch a registry dataset into the cache")
     p.add_argument("name", metavar="NAME", help="mnist or fashion-mnist")
     add_data_dir(p)
-    p.add_argument("--no-network", action="store_true",
-                   help="fail instead of asking the registry if not cached")
+    p.add_argument(
+        "--no-network",
+        action="store_true",
+        help="fail instead of asking the registry if not cached",
+    )
     p.set_defaults(func=_fetch)
 
     p = sub.add_parser("list", help="list datasets and what the cache holds")
@@ -57,14 +77,24 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("show", help="PNG grid of samples of each variant")
     name_args(p)
-    p.add_argument("--variant", action="append", choices=VARIANTS, default=None,
-                   help="a variant to show (repeatable; default: all)")
-    p.add_argument("--p", type=float, default=None,
-                   help="label-corruption probability (default: 0.5 for corrupt, else 0)")
+    p.add_argument(
+        "--variant",
+        action="append",
+        choices=VARIANTS,
+        default=None,
+        help="a variant to show (repeatable; default: all)",
+    )
+    p.add_argument(
+        "--p",
+        type=float,
+        default=None,
+        help="label-corruption probability (default: 0.5 for corrupt, else 0)",
+    )
     variant_args(p)
     p.add_argument("--n", type=int, default=8, help="samples per variant (default 8)")
-    p.add_argument("--out", metavar="PNG", default=None,
-                   help="output file (default NAME-variants.png here)")
+    p.add_argument(
+        "--out", metavar="PNG", default=None, help="output file (default NAME-variants.png here)"
+    )
     p.set_defaults(func=_show)
 
 
@@ -101,8 +131,14 @@ def _stats(args) -> int:
     from .variants import channel_stats, make_variant  # noqa: PLC0415
 
     ds = _load(args)
-    v = make_variant(ds, args.variant, p=args.p, seed=args.seed,
-                     always_change=args.always_change, corrupt_test=args.corrupt_test)
+    v = make_variant(
+        ds,
+        args.variant,
+        p=args.p,
+        seed=args.seed,
+        always_change=args.always_change,
+        corrupt_test=args.corrupt_test,
+    )
     k = v.n_classes
     expected = v.p if v.always_change else v.p * (k - 1) / k
 
@@ -114,16 +150,27 @@ def _stats(args) -> int:
     train_mean, train_var = stats(v.train_images)
     test_mean, test_var = stats(v.test_images)
     out = {
-        "name": v.name, "variant": v.variant, "p": v.p, "seed": v.seed, "n_classes": k,
-        "n_train": int(v.train_labels.size), "n_test": int(v.test_labels.size),
-        "image_shape": list(v.train_images.shape[1:]), "sha256": ds.sha256,
+        "name": v.name,
+        "variant": v.variant,
+        "p": v.p,
+        "seed": v.seed,
+        "n_classes": k,
+        "n_train": int(v.train_labels.size),
+        "n_test": int(v.test_labels.size),
+        "image_shape": list(v.train_images.shape[1:]),
+        "sha256": ds.sha256,
         "fraction_changed": float(v.changed.mean()) if v.changed.size else 0.0,
         "expected_fraction_changed": expected,
         "test_labels_corrupted": v.corrupt_test,
-        "test_fraction_changed": (float(v.test_changed.mean()) if v.test_changed is not None
-                                  and v.test_changed.size else 0.0),
-        "train_mean": train_mean, "train_var": train_var,
-        "test_mean": test_mean, "test_var": test_var,
+        "test_fraction_changed": (
+            float(v.test_changed.mean())
+            if v.test_changed is not None and v.test_changed.size
+            else 0.0
+        ),
+        "train_mean": train_mean,
+        "train_var": train_var,
+        "test_mean": test_mean,
+        "test_var": test_var,
         "source_train_mean": [round(float(m) / 255, 6) for m in src_mean],
         "source_train_var": [round(float(s) / 255**2, 6) for s in src_var],
         "shared_permutation": v.permutation is not None,
@@ -171,8 +218,9 @@ def _show(args) -> int:
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:
-                ax.set_ylabel(name if p == 0 or name == "random-labels" else f"{name} p={p:g}",
-                              fontsize=7)
+                ax.set_ylabel(
+                    name if p == 0 or name == "random-labels" else f"{name} p={p:g}", fontsize=7
+                )
     fig.suptitle(f"{ds.name}, seed {args.seed} (red: label changed)", fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()

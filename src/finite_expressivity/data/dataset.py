@@ -51,7 +51,7 @@ class ImageDataset:
         n = self.train_images.shape[0]
         return self.train_images.reshape(n, -1).astype(np.float64) / self.pixel_scale
 
-    def head(self, n_train: int, n_test: int | None = None) -> "ImageDataset":
+    def head(self, n_train: int, n_test: int | None = None) -> ImageDataset:
         """The first ``n_train`` training and ``n_test`` test images (views, no copy).
 
         ``n_test`` defaults to ``n_train``; pass 0 for no test images.
@@ -60,13 +60,17 @@ class ImageDataset:
             if v is not None and (not isinstance(v, (int, np.integer)) or v < 0):
                 raise ValueError(f"{arg} must be a non-negative int, got {v!r}")
         n_test = n_train if n_test is None else n_test
-        return ImageDataset(name=self.name, n_classes=self.n_classes,
-                            train_images=self.train_images[:n_train],
-                            train_labels=self.train_labels[:n_train],
-                            test_images=self.test_images[:n_test],
-                            test_labels=self.test_labels[:n_test],
-                            sha256=self.sha256, pixel_scale=self.pixel_scale,
-                            classes=self.classes)
+        return ImageDataset(
+            name=self.name,
+            n_classes=self.n_classes,
+            train_images=self.train_images[:n_train],
+            train_labels=self.train_labels[:n_train],
+            test_images=self.test_images[:n_test],
+            test_labels=self.test_labels[:n_test],
+            sha256=self.sha256,
+            pixel_scale=self.pixel_scale,
+            classes=self.classes,
+        )
 
 
 def cache_dir(path=None) -> Path:

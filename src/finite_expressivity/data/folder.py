@@ -22,8 +22,18 @@ from .dataset import DataError, ImageDataset
 
 __all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff",
-                    ".webp")
+IMAGE_EXTENSIONS = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".gif",
+    ".ppm",
+    ".pgm",
+    ".tif",
+    ".tiff",
+    ".webp",
+)
 _TEST_NAMES = ("val", "test")
 
 
@@ -32,29 +42,36 @@ def _files(split: Path, classes=None):
     if classes is None:
         classes = found
         if not classes:
-            raise DataError(f"image folder {split} has no class subfolders; expected "
-                            f"{split}/<class>/<image>.png, one folder per class")
+            raise DataError(
+                f"image folder {split} has no class subfolders; expected "
+                f"{split}/<class>/<image>.png, one folder per class"
+            )
     else:
         extra = sorted(set(found) - set(classes))
         if extra:
-            raise DataError(f"image folder {split} has classes {extra} that the training split "
-                            f"lacks; give every test class a training folder")
+            raise DataError(
+                f"image folder {split} has classes {extra} that the training split "
+                f"lacks; give every test class a training folder"
+            )
     files, labels = [], []
     for label, cls in enumerate(classes):
         folder = split / cls
         if not folder.is_dir():
             continue
-        these = sorted(f for f in folder.iterdir()
-                       if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+        these = sorted(
+            f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+        )
         if not these and split.name not in _TEST_NAMES:
-            raise DataError(f"class folder {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})"
-                            f"; add images or remove the folder")
+            raise DataError(
+                f"class folder {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})"
+                f"; add images or remove the folder"
+            )
         files += these
         labels += [label] * len(these)
     return classes, files, np.asarray(labels, dtype=np.int64)
 
 
-def _decode(files, mode: str, size, h: "hashlib._Hash"):
+def _decode(files, mode: str, size, h: hashlib._Hash):
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - only needed here
 
     out, first = None, None
@@ -68,16 +85,20 @@ def _decode(files, mode: str, size, h: "hashlib._Hash"):
                     img = _resize_center_crop(img, size)
                 arr = np.asarray(img, dtype=np.uint8)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"image {f} is unreadable ({type(exc).__name__}: "
-                            f"{' '.join(str(exc).split())}); remove or replace it") from None
+            raise DataError(
+                f"image {f} is unreadable ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())}); remove or replace it"
+            ) from None
         arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if out is None:
             first = f
             out = np.empty((len(files),) + arr.shape, dtype=np.uint8)
         elif arr.shape != out.shape[1:]:
-            raise DataError(f"images differ in size: {first} is {out.shape[3]}x{out.shape[2]}, "
-                            f"{f} is {arr.shape[2]}x{arr.shape[1]}; pass size=S to resize "
-                            f"and center-crop all to SxS")
+            raise DataError(
+                f"images differ in size: {first} is {out.shape[3]}x{out.shape[2]}, "
+                f"{f} is {arr.shape[2]}x{arr.shape[1]}; pass size=S to resize "
+                f"and center-crop all to SxS"
+            )
         out[i] = arr
     return out
 
@@ -119,8 +140,10 @@ def load_image_folder(root, *, size: int | None = None, mode: str = "RGB") -> Im
     if size is not None and (not isinstance(size, (int, np.integer)) or size < 1):
         raise ValueError(f"size must be a positive int or None, got {size!r}")
     if not root.is_dir():
-        raise DataError(f"image folder {root} does not exist; expected {root}/<class>/<image>.png "
-                        f"or {root}/train/<class>/... with {root}/val/<class>/...")
+        raise DataError(
+            f"image folder {root} does not exist; expected {root}/<class>/<image>.png "
+            f"or {root}/train/<class>/... with {root}/val/<class>/..."
+        )
     if (root / "train").is_dir():
         train_dir = root / "train"
         test_dir = next((root / t for t in _TEST_NAMES if (root / t).is_dir()), None)
@@ -135,10 +158,20 @@ def load_image_folder(root, *, size: int | None = None, mode: str = "RGB") -> Im
     if test_files:
         test = _decode(test_files, mode, size, h)
         if test.shape[1:] != train.shape[1:]:
-            raise DataError(f"test images in {test_dir} are {test.shape[1:]}, training images "
-                            f"{train.shape[1:]}; pass size=S to bring both to SxS")
+            raise DataError(
+                f"test images in {test_dir} are {test.shape[1:]}, training images "
+                f"{train.shape[1:]}; pass size=S to bring both to SxS"
+            )
     else:
         test = np.zeros((0,) + train.shape[1:], dtype=np.uint8)
-    return ImageDataset(name=root.name, n_classes=len(classes), train_images=train,
-                        train_labels=train_labels, test_images=test, test_labels=test_labels,
-                        sha256=h.hexdigest(), pixel_scale=255.0, classes=tuple(classes))
+    return ImageDataset(
+        name=root.name,
+        n_classes=len(classes),
+        train_images=train,
+        train_labels=train_labels,
+        test_images=test,
+        test_labels=test_labels,
+        sha256=h.hexdigest(),
+        pixel_scale=255.0,
+        classes=tuple(classes),
+    )

@@ -56,23 +56,43 @@ class DeviceLoader:
     ...     loss = criterion(model(xb), yb)
     """
 
-    def __init__(self, images, labels, *, batch_size: int = 128, device="cpu", seed: int = 0,
-                 drop_last: bool = False, shuffle: bool = True):
+    def __init__(
+        self,
+        images,
+        labels,
+        *,
+        batch_size: int = 128,
+        device="cpu",
+        seed: int = 0,
+        drop_last: bool = False,
+        shuffle: bool = True,
+    ):
         import torch  # noqa: PLC0415
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self.device = torch_device(device)
-        x = images if isinstance(images, torch.Tensor) else torch.from_numpy(
-            np.require(images, requirements=["C", "W"]))
-        y = labels if isinstance(labels, torch.Tensor) else torch.from_numpy(
-            np.asarray(labels).astype(np.int64))
+        x = (
+            images
+            if isinstance(images, torch.Tensor)
+            else torch.from_numpy(np.require(images, requirements=["C", "W"]))
+        )
+        y = (
+            labels
+            if isinstance(labels, torch.Tensor)
+            else torch.from_numpy(np.asarray(labels).astype(np.int64))
+        )
         if x.ndim < 1 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-            raise ValueError(f"images (N, ...) and labels (N,) must have the same N, got shapes "
-                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+            raise ValueError(
+                f"images (N, ...) and labels (N,) must have the same N, got shapes "
+                f"{tuple(x.shape)} and {tuple(y.shape)}"
+            )
         self.images = x.to(self.device).contiguous()
         self.labels = y.to(device=self.device, dtype=torch.int64)
         self._host = None  # numpy views of the CPU tensors, for the gather (see module notes)
@@ -114,11 +134,13 @@ class DeviceLoader:
         if self._host is not None:
             x, y = self._host
             for start in range(0, stop, bs):
-                idx = order[start:start + bs]  # a permutation: in range, so no bounds pass
-                yield (torch.from_numpy(np.take(x, idx, axis=0, mode="clip")),
-                       torch.from_numpy(np.take(y, idx, mode="clip")))
+                idx = order[start : start + bs]  # a permutation: in range, so no bounds pass
+                yield (
+                    torch.from_numpy(np.take(x, idx, axis=0, mode="clip")),
+                    torch.from_numpy(np.take(y, idx, mode="clip")),
+                )
             return
         perm = torch.from_numpy(order).to(self.device, non_blocking=True)
         for start in range(0, stop, bs):
-            idx = perm[start:start + bs]
+            idx = perm[start : start + bs]
             yield self.images.index_select(0, idx), self.labels.index_select(0, idx)

@@ -25,8 +25,10 @@ _BUDGET = 1 << 24  # float64 values per block (128 MiB)
 def _check_images(images):
     images = np.asarray(images)
     if images.ndim != 4:
-        raise ValueError(f"images must be 4-D (N, C, H, W), got shape {images.shape}; add a "
-                         f"leading axis for one image")
+        raise ValueError(
+            f"images must be 4-D (N, C, H, W), got shape {images.shape}; add a "
+            f"leading axis for one image"
+        )
     return images
 
 
@@ -51,10 +53,11 @@ def center_crop(images, crop: int | None = 28) -> np.ndarray:
     if h <= crop and w <= crop:
         return images
     if h < crop or w < crop:
-        raise ValueError(f"crop={crop} does not fit images of {h}x{w}; use crop=None or "
-                         f"crop <= {min(h, w)}")
+        raise ValueError(
+            f"crop={crop} does not fit images of {h}x{w}; use crop=None or crop <= {min(h, w)}"
+        )
     top, left = (h - crop) // 2, (w - crop) // 2
-    return images[:, :, top:top + crop, left:left + crop]
+    return images[:, :, top : top + crop, left : left + crop]
 
 
 def whiten(images) -> np.ndarray:
@@ -77,14 +80,14 @@ def whiten(images) -> np.ndarray:
     out = np.empty(images.shape, dtype=np.float32)
     step = max(1, _BUDGET // max(1, size))
     for s in range(0, n, step):
-        x = images[s:s + step].reshape(-1, size).astype(np.float64)
+        x = images[s : s + step].reshape(-1, size).astype(np.float64)
         if scale != 1.0:
             x /= scale
         mean = x.mean(axis=1, keepdims=True)
         x -= mean
         std = np.sqrt(np.einsum("ij,ij->i", x, x) / size)[:, None]
         x /= np.maximum(std, 1.0 / np.sqrt(size))
-        out[s:s + step] = x.reshape((-1,) + images.shape[1:])
+        out[s : s + step] = x.reshape((-1,) + images.shape[1:])
     return out
 
 
@@ -120,8 +123,16 @@ def preprocess(images, *, crop: int | None = 28, whiten: bool = True) -> np.ndar
 _whiten = whiten  # preprocess's keyword shadows the function name
 
 
-def augment(images, *, rng: np.random.Generator, random_crop: bool, flip: bool,
-            rotate_degrees: float, size: int | None = None, pad: int = 4):
+def augment(
+    images,
+    *,
+    rng: np.random.Generator,
+    random_crop: bool,
+    flip: bool,
+    rotate_degrees: float,
+    size: int | None = None,
+    pad: int = 4,
+):
     """Random crops, horizontal flips and rotations, one draw per image (Table 1).
 
     Parameters
@@ -153,8 +164,10 @@ def augment(images, *, rng: np.random.Generator, random_crop: bool, flip: bool,
     import torch  # noqa: PLC0415 - optional dependency
 
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+            f"got {type(rng).__name__}"
+        )
     rotate_degrees = float(rotate_degrees)
     if not (np.isfinite(rotate_degrees) and rotate_degrees >= 0):
         raise ValueError(f"rotate_degrees must be finite and >= 0, got {rotate_degrees}")
@@ -181,8 +194,10 @@ def augment(images, *, rng: np.random.Generator, random_crop: bool, flip: bool,
         x = x[torch.arange(n, device=dev)[:, None, None], :, rows, cols]  # (n, size, size, c)
         x = x.permute(0, 3, 1, 2).contiguous()
     elif size is not None and (size != h or size != w):
-        raise ValueError(f"size={size} needs random_crop=True (images are {h}x{w}); crop them "
-                         f"with center_crop first")
+        raise ValueError(
+            f"size={size} needs random_crop=True (images are {h}x{w}); crop them "
+            f"with center_crop first"
+        )
     if flip:
         mask = torch.from_numpy(rng.random(n) < 0.5).to(dev)
         x = torch.where(mask[:, None, None, None], x.flip(-1), x)
@@ -192,8 +207,9 @@ def augment(images, *, rng: np.random.Generator, random_crop: bool, flip: bool,
         mat = np.zeros((n, 2, 3))
         mat[:, 0, 0], mat[:, 0, 1], mat[:, 1, 0], mat[:, 1, 1] = cos, -sin, sin, cos
         grid = torch.nn.functional.affine_grid(
-            torch.from_numpy(mat).to(device=dev, dtype=x.dtype), list(x.shape),
-            align_corners=False)
-        x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros",
-                                            align_corners=False)
+            torch.from_numpy(mat).to(device=dev, dtype=x.dtype), list(x.shape), align_corners=False
+        )
+        x = torch.nn.functional.grid_sample(
+            x, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+        )
     return x.numpy() if as_numpy else x

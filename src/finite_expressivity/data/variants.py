@@ -47,8 +47,16 @@ import numpy as np
 
 from .dataset import ImageDataset
 
-__all__ = ["VARIANTS", "VariantData", "make_variant", "corrupt_labels", "shuffle_pixels",
-           "random_pixels", "gaussian_like", "channel_stats"]
+__all__ = [
+    "VARIANTS",
+    "VariantData",
+    "make_variant",
+    "corrupt_labels",
+    "shuffle_pixels",
+    "random_pixels",
+    "gaussian_like",
+    "channel_stats",
+]
 
 VARIANTS = ("true", "corrupt", "random-labels", "shuffled-pixels", "random-pixels", "gaussian")
 _PIXEL_VARIANTS = ("shuffled-pixels", "random-pixels", "gaussian")
@@ -107,13 +115,15 @@ def _check_p(p) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"p must be a number in [0, 1], got {p!r}") from None
     if not 0.0 <= p <= 1.0:  # also rejects nan
-        raise ValueError(f"p must be in [0, 1], got {p}; it is the probability that a label "
-                         f"is replaced")
+        raise ValueError(
+            f"p must be in [0, 1], got {p}; it is the probability that a label is replaced"
+        )
     return p
 
 
-def corrupt_labels(labels, n_classes: int, p: float, rng: np.random.Generator, *,
-                   always_change: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def corrupt_labels(
+    labels, n_classes: int, p: float, rng: np.random.Generator, *, always_change: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Replace each label, independently with probability ``p``, by a random class.
 
     Parameters
@@ -145,8 +155,10 @@ def corrupt_labels(labels, n_classes: int, p: float, rng: np.random.Generator, *
         raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
     labels = labels.astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got range "
-                         f"{labels.min()}..{labels.max()}; pass the dataset's n_classes")
+        raise ValueError(
+            f"labels must lie in 0..{n_classes - 1}, got range "
+            f"{labels.min()}..{labels.max()}; pass the dataset's n_classes"
+        )
     hit = rng.random(labels.size) < p
     if always_change:
         new = (labels + 1 + rng.integers(0, n_classes - 1, labels.size)) % n_classes
@@ -179,8 +191,10 @@ def shuffle_pixels(images, permutation) -> np.ndarray:
     n, c, h, w = images.shape
     permutation = np.asarray(permutation)
     if permutation.shape != (h * w,) or not np.array_equal(np.sort(permutation), np.arange(h * w)):
-        raise ValueError(f"permutation must be a permutation of 0..{h * w - 1} (H*W), got shape "
-                         f"{permutation.shape}")
+        raise ValueError(
+            f"permutation must be a permutation of 0..{h * w - 1} (H*W), got shape "
+            f"{permutation.shape}"
+        )
     return images.reshape(n, c, h * w)[:, :, permutation].reshape(images.shape)
 
 
@@ -201,9 +215,10 @@ def random_pixels(images, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
     base = np.arange(h * w, dtype=np.int32)
     for s in range(0, n, _CHUNK):  # blocks of images, each permuted row-wise in C
         block = np.broadcast_to(base, (min(_CHUNK, n - s), h * w))
-        perms[s:s + _CHUNK] = rng.permuted(block, axis=1)
-        out[s:s + _CHUNK] = np.take_along_axis(flat[s:s + _CHUNK],
-                                               perms[s:s + _CHUNK, None, :], axis=2)
+        perms[s : s + _CHUNK] = rng.permuted(block, axis=1)
+        out[s : s + _CHUNK] = np.take_along_axis(
+            flat[s : s + _CHUNK], perms[s : s + _CHUNK, None, :], axis=2
+        )
     return out.reshape(images.shape), perms
 
 
@@ -226,11 +241,11 @@ def channel_stats(images) -> tuple[np.ndarray, np.ndarray]:
     step = max(1, _BUDGET // max(1, images[0].size))
     total = np.zeros(c)
     for s in range(0, images.shape[0], step):
-        total += images[s:s + step].sum(axis=(0, 2, 3), dtype=np.float64)
+        total += images[s : s + step].sum(axis=(0, 2, 3), dtype=np.float64)
     mean = total / count
     sq = np.zeros(c)
     for s in range(0, images.shape[0], step):  # two passes: no cancellation
-        d = images[s:s + step].astype(np.float64) - mean[:, None, None]
+        d = images[s : s + step].astype(np.float64) - mean[:, None, None]
         sq += np.einsum("nchw,nchw->c", d, d)
     return mean, sq / count
 
@@ -241,10 +256,12 @@ def gaussian_like(shape, mean, var, rng: np.random.Generator) -> np.ndarray:
     mean = np.asarray(mean, dtype=np.float64)
     std = np.sqrt(np.asarray(var, dtype=np.float64))
     if mean.shape != (shape[1],) or std.shape != (shape[1],):
-        raise ValueError(f"mean and var must have one entry per channel ({shape[1]}), got "
-                         f"shapes {mean.shape} and {std.shape}")
+        raise ValueError(
+            f"mean and var must have one entry per channel ({shape[1]}), got "
+            f"shapes {mean.shape} and {std.shape}"
+        )
     for s in range(0, shape[0], _CHUNK):
-        block = out[s:s + _CHUNK]
+        block = out[s : s + _CHUNK]
         rng.standard_normal(out=block, dtype=np.float32)
         block *= std.astype(np.float32)[:, None, None]
         block += mean.astype(np.float32)[:, None, None]
@@ -254,13 +271,21 @@ def gaussian_like(shape, mean, var, rng: np.random.Generator) -> np.ndarray:
 def _to_unit(images: np.ndarray) -> np.ndarray:
     out = np.empty(images.shape, dtype=np.float32)
     for s in range(0, images.shape[0], _CHUNK):
-        np.divide(images[s:s + _CHUNK], np.float32(255), out=out[s:s + _CHUNK],
-                  dtype=np.float32)
+        np.divide(
+            images[s : s + _CHUNK], np.float32(255), out=out[s : s + _CHUNK], dtype=np.float32
+        )
     return out
 
 
-def make_variant(ds: ImageDataset, variant: str, *, p: float = 0.0, seed: int = 0,
-                 always_change: bool = False, corrupt_test: bool = False) -> VariantData:
+def make_variant(
+    ds: ImageDataset,
+    variant: str,
+    *,
+    p: float = 0.0,
+    seed: int = 0,
+    always_change: bool = False,
+    corrupt_test: bool = False,
+) -> VariantData:
     """Build one of the paper's randomized datasets.
 
     Parameters
@@ -286,42 +311,52 @@ def make_variant(ds: ImageDataset, variant: str, *, p: float = 0.0, seed: int = 
     VariantData
     """
     if not isinstance(ds, ImageDataset):
-        raise TypeError(f"ds must be an ImageDataset (from finite_expressivity.data.load), got "
-                        f"{type(ds).__name__}")
+        raise TypeError(
+            f"ds must be an ImageDataset (from finite_expressivity.data.load), got "
+            f"{type(ds).__name__}"
+        )
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     p = _check_p(p)
     if variant == "true" and p != 0.0:
-        raise ValueError(f"variant 'true' keeps the labels, so p must be 0, got p={p}; "
-                         f"use variant='corrupt'")
+        raise ValueError(
+            f"variant 'true' keeps the labels, so p must be 0, got p={p}; use variant='corrupt'"
+        )
     if variant == "random-labels":
         if p not in (0.0, 1.0):
-            raise ValueError(f"variant 'random-labels' fixes p = 1, got p={p}; use "
-                             f"variant='corrupt' for partial corruption")
+            raise ValueError(
+                f"variant 'random-labels' fixes p = 1, got p={p}; use "
+                f"variant='corrupt' for partial corruption"
+            )
         p = 1.0
     train_x, test_x = ds.train_images, ds.test_images
     if train_x.dtype != np.uint8 or test_x.dtype != np.uint8:
         raise TypeError(f"ds images must be uint8, got {train_x.dtype} and {test_x.dtype}")
 
     ss = np.random.SeedSequence(int(seed))
-    labels_rng, test_labels_rng, pixels_rng = (np.random.Generator(np.random.PCG64(s))
-                                               for s in ss.spawn(3))
+    labels_rng, test_labels_rng, pixels_rng = (
+        np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(3)
+    )
     k = ds.n_classes
-    train_y, changed = corrupt_labels(ds.train_labels, k, p, labels_rng,
-                                      always_change=always_change)
+    train_y, changed = corrupt_labels(
+        ds.train_labels, k, p, labels_rng, always_change=always_change
+    )
     test_y, test_changed = np.asarray(ds.test_labels, dtype=np.int64).copy(), None
     if corrupt_test:
-        test_y, test_changed = corrupt_labels(ds.test_labels, k, p, test_labels_rng,
-                                              always_change=always_change)
+        test_y, test_changed = corrupt_labels(
+            ds.test_labels, k, p, test_labels_rng, always_change=always_change
+        )
 
     permutation = None
     if variant == "shuffled-pixels":
         h, w = train_x.shape[2:]
         permutation = pixels_rng.permutation(h * w).astype(np.int64)
-        train, test = _to_unit(shuffle_pixels(train_x, permutation)), _to_unit(
-            shuffle_pixels(test_x, permutation))
+        train, test = (
+            _to_unit(shuffle_pixels(train_x, permutation)),
+            _to_unit(shuffle_pixels(test_x, permutation)),
+        )
     elif variant == "random-pixels":
         train, test = (_to_unit(random_pixels(x, pixels_rng)[0]) for x in (train_x, test_x))
     elif variant == "gaussian":
@@ -331,8 +366,19 @@ def make_variant(ds: ImageDataset, variant: str, *, p: float = 0.0, seed: int = 
         test = gaussian_like(test_x.shape, mean, var, pixels_rng)
     else:
         train, test = _to_unit(train_x), _to_unit(test_x)
-    return VariantData(name=ds.name, variant=variant, p=p, seed=int(seed), n_classes=k,
-                       train_images=train, train_labels=train_y, test_images=test,
-                       test_labels=test_y, changed=changed, permutation=permutation,
-                       always_change=bool(always_change), corrupt_test=bool(corrupt_test),
-                       test_changed=test_changed)
+    return VariantData(
+        name=ds.name,
+        variant=variant,
+        p=p,
+        seed=int(seed),
+        n_classes=k,
+        train_images=train,
+        train_labels=train_y,
+        test_images=test,
+        test_labels=test_y,
+        changed=changed,
+        permutation=permutation,
+        always_change=bool(always_change),
+        corrupt_test=bool(corrupt_test),
+        test_changed=test_changed,
+    )

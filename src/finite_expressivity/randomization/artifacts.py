@@ -13,24 +13,42 @@ Deviations from Appendix A, in both presets, are listed in :data:`DEVIATIONS`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .models import PAPER_LR
-from .training import TrainConfig
 from .specs import RunSpec
+from .training import TrainConfig
 
-__all__ = ["Artifact", "ARTIFACTS", "PRESETS", "DEVIATIONS", "FIG1A_VARIANTS", "P_GRID",
-           "TABLE1_COLUMNS", "TABLE1_PAPER", "WEIGHT_DECAY"]
+__all__ = [
+    "Artifact",
+    "ARTIFACTS",
+    "PRESETS",
+    "DEVIATIONS",
+    "FIG1A_VARIANTS",
+    "P_GRID",
+    "TABLE1_COLUMNS",
+    "TABLE1_PAPER",
+    "WEIGHT_DECAY",
+]
 
 PRESETS = ("quick", "paper")
 FIG1A_VARIANTS = ("true", "random-labels", "shuffled-pixels", "random-pixels", "gaussian")
-VARIANT_LABELS = {"true": "true labels", "random-labels": "random labels",
-                  "shuffled-pixels": "shuffled pixels", "random-pixels": "random pixels",
-                  "gaussian": "gaussian"}
+VARIANT_LABELS = {
+    "true": "true labels",
+    "random-labels": "random labels",
+    "shuffled-pixels": "shuffled pixels",
+    "random-pixels": "random pixels",
+    "gaussian": "gaussian",
+}
 P_GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-MODEL_LABELS = {"inception": "Inception", "inception-nobn": "Inception w/o BatchNorm",
-                "alexnet": "AlexNet", "mlp1x512": "MLP 1x512", "mlp3x512": "MLP 3x512"}
+MODEL_LABELS = {
+    "inception": "Inception",
+    "inception-nobn": "Inception w/o BatchNorm",
+    "alexnet": "AlexNet",
+    "mlp1x512": "MLP 1x512",
+    "mlp3x512": "MLP 3x512",
+}
 
 #: Weight decay of Table 1's "wd" columns. The paper does not state its coefficient.
 WEIGHT_DECAY = 5e-4
@@ -50,25 +68,49 @@ DEVIATIONS = (
 # Table 1 (CIFAR-10), train / test accuracy in %.
 TABLE1_COLUMNS = ("crop+wd", "crop", "wd", "none", "random labels")
 TABLE1_PAPER = {
-    "inception": {"crop+wd": (100.0, 89.05), "crop": (100.0, 89.31), "wd": (100.0, 86.03),
-                  "none": (100.0, 85.75), "random labels": (100.0, 9.78)},
-    "inception-nobn": {"wd": (100.0, 83.00), "none": (100.0, 82.00), "random labels": (100.0, 10.12)},
-    "alexnet": {"crop+wd": (99.90, 81.22), "crop": (99.82, 79.66), "wd": (100.0, 77.36),
-                "none": (100.0, 76.07), "random labels": (99.82, 9.86)},
+    "inception": {
+        "crop+wd": (100.0, 89.05),
+        "crop": (100.0, 89.31),
+        "wd": (100.0, 86.03),
+        "none": (100.0, 85.75),
+        "random labels": (100.0, 9.78),
+    },
+    "inception-nobn": {
+        "wd": (100.0, 83.00),
+        "none": (100.0, 82.00),
+        "random labels": (100.0, 10.12),
+    },
+    "alexnet": {
+        "crop+wd": (99.90, 81.22),
+        "crop": (99.82, 79.66),
+        "wd": (100.0, 77.36),
+        "none": (100.0, 76.07),
+        "random labels": (99.82, 9.86),
+    },
     "mlp3x512": {"wd": (100.0, 53.35), "none": (100.0, 52.39), "random labels": (100.0, 10.48)},
     "mlp1x512": {"wd": (99.80, 50.39), "none": (100.0, 50.51), "random labels": (99.34, 10.61)},
 }
 #: Figure 1a, from one reproduction (25k steps, batch 128): steps until loss <= 0.01
 #: (unverified secondary source, quoted in PAPER.md).
-FIG1A_PAPER_STEPS = {"true": 5_700, "shuffled-pixels": 6_700, "gaussian": 9_900,
-                     "random-pixels": 13_000, "random-labels": 17_700}
+FIG1A_PAPER_STEPS = {
+    "true": 5_700,
+    "shuffled-pixels": 6_700,
+    "gaussian": 9_900,
+    "random-pixels": 13_000,
+    "random-labels": 17_700,
+}
 
 # ---- per-preset model choices -------------------------------------------------------
 
 #: Appendix A's learning rates, but Inception without BatchNorm at 0.01 (see DEVIATIONS).
 _PAPER_LR = {**PAPER_LR, "inception-nobn": 0.01}
-_QUICK_MODELS = {"inception": (("width", 0.125),), "inception-nobn": (("width", 0.125),),
-                 "alexnet": (("channels", (32, 32)),), "mlp1x512": (), "mlp3x512": ()}
+_QUICK_MODELS = {
+    "inception": (("width", 0.125),),
+    "inception-nobn": (("width", 0.125),),
+    "alexnet": (("channels", (32, 32)),),
+    "mlp1x512": (),
+    "mlp3x512": (),
+}
 #: Quick presets decay the learning rate x0.95 every 391 steps, the length of a CIFAR-10
 #: epoch at batch 128: the paper's schedule in steps (their epochs of 4-8 steps would
 #: decay it to nothing).
@@ -85,8 +127,13 @@ def _train(preset, model, **kw) -> TrainConfig:
     if preset == "paper":
         base = dict(lr=_PAPER_LR[model], log_every=50, eval_every=1, max_steps=60_000)
     else:
-        base = dict(lr=_PAPER_LR[model], decay_every=QUICK_DECAY_EVERY, log_every=4,
-                    eval_every=0, max_steps=4_000)
+        base = dict(
+            lr=_PAPER_LR[model],
+            decay_every=QUICK_DECAY_EVERY,
+            log_every=4,
+            eval_every=0,
+            max_steps=4_000,
+        )
     return TrainConfig(**{**base, **kw})
 
 
@@ -101,10 +148,18 @@ def _fig1a(preset):
     model = "inception"
     over = _overrides(preset, model, (("width", 0.25),))
     kw = dict(max_steps=25_000, stop_at_fit=False) if preset == "paper" else dict(max_steps=3_000)
-    return [RunSpec(model=model, variant=v, p=1.0 if v == "random-labels" else 0.0,
-                    model_overrides=over, train=_train(preset, model, **kw),
-                    label=VARIANT_LABELS[v], **_data(preset))
-            for v in FIG1A_VARIANTS]
+    return [
+        RunSpec(
+            model=model,
+            variant=v,
+            p=1.0 if v == "random-labels" else 0.0,
+            model_overrides=over,
+            train=_train(preset, model, **kw),
+            label=VARIANT_LABELS[v],
+            **_data(preset),
+        )
+        for v in FIG1A_VARIANTS
+    ]
 
 
 def _fig1bc(preset):
@@ -119,10 +174,17 @@ def _fig1bc(preset):
         # the MLP needs ~4,000 steps at p = 1 on 4,000 images: room to fit, not a cut-off
         budget = {"max_steps": 12_000} if preset == "quick" and model == "mlp1x512" else {}
         for p in P_GRID:
-            specs.append(RunSpec(model=model, variant="corrupt", p=p,
-                                 model_overrides=_overrides(preset, model),
-                                 train=_train(preset, model, **budget), label=MODEL_LABELS[model],
-                                 **_data(preset, "fashion-mnist", n_train=n)))
+            specs.append(
+                RunSpec(
+                    model=model,
+                    variant="corrupt",
+                    p=p,
+                    model_overrides=_overrides(preset, model),
+                    train=_train(preset, model, **budget),
+                    label=MODEL_LABELS[model],
+                    **_data(preset, "fashion-mnist", n_train=n),
+                )
+            )
     return specs
 
 
@@ -130,9 +192,13 @@ def _table1(preset):
     """Table 1's grid. Quick: 500 Fashion-MNIST images; step budgets where fitting is slow
     (random crops: 150 steps; Inception w/o BatchNorm: 1,000)."""
     specs = []
-    cols = {"crop+wd": dict(random_crop=True, weight_decay=WEIGHT_DECAY),
-            "crop": dict(random_crop=True), "wd": dict(weight_decay=WEIGHT_DECAY),
-            "none": {}, "random labels": {}}
+    cols = {
+        "crop+wd": dict(random_crop=True, weight_decay=WEIGHT_DECAY),
+        "crop": dict(random_crop=True),
+        "wd": dict(weight_decay=WEIGHT_DECAY),
+        "none": {},
+        "random labels": {},
+    }
     for model, paper in TABLE1_PAPER.items():
         for col in TABLE1_COLUMNS:
             if col not in paper:
@@ -143,10 +209,18 @@ def _table1(preset):
             if preset == "quick" and model == "inception-nobn":
                 kw["max_steps"] = 1_000
             variant = "random-labels" if col == "random labels" else "true"
-            specs.append(RunSpec(model=model, variant=variant, p=1.0 if variant != "true" else 0.0,
-                                 model_overrides=_overrides(preset, model),
-                                 train=_train(preset, model, **kw), label=MODEL_LABELS[model],
-                                 column=col, **_data(preset, "fashion-mnist", n_train=500)))
+            specs.append(
+                RunSpec(
+                    model=model,
+                    variant=variant,
+                    p=1.0 if variant != "true" else 0.0,
+                    model_overrides=_overrides(preset, model),
+                    train=_train(preset, model, **kw),
+                    label=MODEL_LABELS[model],
+                    column=col,
+                    **_data(preset, "fashion-mnist", n_train=500),
+                )
+            )
     return specs
 
 
@@ -159,9 +233,15 @@ def _fig2b(preset):
             kw = dict(max_steps=20_000, stop_at_fit=False, eval_every=1)
         else:
             kw = dict(max_steps=1_000, stop_at_fit=False, eval_every=4, log_every=8)
-        specs.append(RunSpec(model=model, model_overrides=_overrides(preset, model),
-                             train=_train(preset, model, **kw), label=MODEL_LABELS[model],
-                             **_data(preset, "fashion-mnist", n_train=1000, n_test=2000)))
+        specs.append(
+            RunSpec(
+                model=model,
+                model_overrides=_overrides(preset, model),
+                train=_train(preset, model, **kw),
+                label=MODEL_LABELS[model],
+                **_data(preset, "fashion-mnist", n_train=1000, n_test=2000),
+            )
+        )
     return specs
 
 
@@ -192,13 +272,25 @@ class Artifact:
 
 
 ARTIFACTS = {
-    "fig1a": Artifact("fig1a", "Figure 1a: learning curves under randomization", _fig1a,
-                      "fig1a", "fig1a"),
-    "fig1bc": Artifact("fig1bc", "Figure 1b-c: convergence time and test error vs label corruption",
-                       _fig1bc, "fig1bc", "fig1bc", seeds={"quick": (0, 1, 2)}),
-    "table1": Artifact("table1", "Table 1: train/test accuracy with and without regularizers",
-                       _table1, "table1", "table1"),
-    "fig2b": Artifact("fig2b", "Figure 2b: Inception with and without BatchNorm", _fig2b,
-                      "fig2b", "fig2b"),
+    "fig1a": Artifact(
+        "fig1a", "Figure 1a: learning curves under randomization", _fig1a, "fig1a", "fig1a"
+    ),
+    "fig1bc": Artifact(
+        "fig1bc",
+        "Figure 1b-c: convergence time and test error vs label corruption",
+        _fig1bc,
+        "fig1bc",
+        "fig1bc",
+        seeds={"quick": (0, 1, 2)},
+    ),
+    "table1": Artifact(
+        "table1",
+        "Table 1: train/test accuracy with and without regularizers",
+        _table1,
+        "table1",
+        "table1",
+    ),
+    "fig2b": Artifact(
+        "fig2b", "Figure 2b: Inception with and without BatchNorm", _fig2b, "fig2b", "fig2b"
+    ),
 }
-

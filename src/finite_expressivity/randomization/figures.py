@@ -11,9 +11,17 @@ from .artifacts import FIG1A_VARIANTS, MODEL_LABELS, TABLE1_COLUMNS, TABLE1_PAPE
 
 __all__ = ["fig1a", "fig1bc", "table1", "fig2b", "relative_steps"]
 
-_COLORS = {"true": "tab:blue", "random-labels": "tab:red", "shuffled-pixels": "tab:green",
-           "random-pixels": "tab:purple", "gaussian": "tab:orange", "inception": "tab:blue",
-           "alexnet": "tab:green", "mlp1x512": "tab:red", "inception-nobn": "tab:orange"}
+_COLORS = {
+    "true": "tab:blue",
+    "random-labels": "tab:red",
+    "shuffled-pixels": "tab:green",
+    "random-pixels": "tab:purple",
+    "gaussian": "tab:orange",
+    "inception": "tab:blue",
+    "alexnet": "tab:green",
+    "mlp1x512": "tab:red",
+    "inception-nobn": "tab:orange",
+}
 
 
 def _figure(*size):
@@ -46,8 +54,13 @@ def fig1a(records, out) -> list:
             if not h:
                 continue
             steps = np.array([e["step"] for e in h]) / 1000
-            ax.plot(steps, [e["loss"] for e in h], color=_COLORS[v], lw=1.5,
-                    label=None if v in seen else VARIANT_LABELS[v])
+            ax.plot(
+                steps,
+                [e["loss"] for e in h],
+                color=_COLORS[v],
+                lw=1.5,
+                label=None if v in seen else VARIANT_LABELS[v],
+            )
             seen.add(v)
             if r["steps_to_fit"] is not None:
                 ax.axvline(r["steps_to_fit"] / 1000, color=_COLORS[v], lw=0.6, ls=":")
@@ -56,8 +69,10 @@ def fig1a(records, out) -> list:
     ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
     ax.legend(frameon=False)
-    ax.set_title(f"(a) learning curves, {MODEL_LABELS[records[0]['model']]}\n{_subtitle(records)}",
-                 fontsize=9)
+    ax.set_title(
+        f"(a) learning curves, {MODEL_LABELS[records[0]['model']]}\n{_subtitle(records)}",
+        fontsize=9,
+    )
     return atomic_write_figure(fig, out, "fig1a")
 
 
@@ -84,10 +99,17 @@ def fig1bc(records, out) -> list:
     models = list(dict.fromkeys(r["model"] for r in records))
     for m, marker in zip(models, "osd^v"):
         ps = sorted({r["p"] for r in records if r["model"] == m})
-        ax_b.plot(ps, [_mean(rel[(m, p)]) for p in ps], marker=marker, color=_COLORS.get(m),
-                  label=MODEL_LABELS[m])
-        err = [_mean([1 - r["test_accuracy"] for r in records if r["model"] == m and r["p"] == p])
-               for p in ps]
+        ax_b.plot(
+            ps,
+            [_mean(rel[(m, p)]) for p in ps],
+            marker=marker,
+            color=_COLORS.get(m),
+            label=MODEL_LABELS[m],
+        )
+        err = [
+            _mean([1 - r["test_accuracy"] for r in records if r["model"] == m and r["p"] == p])
+            for p in ps
+        ]
         ax_c.plot(ps, err, marker=marker, color=_COLORS.get(m), label=MODEL_LABELS[m])
     ax_b.set_xlabel("label corruption")
     ax_b.set_ylabel("time to overfit (relative)")
@@ -105,8 +127,10 @@ def _cell(records, model, col):
     rs = [r for r in records if r["model"] == model and r["column"] == col]
     if not rs:
         return None
-    return (100 * _mean([r["final_train_accuracy"] for r in rs]),
-            100 * _mean([r["test_accuracy"] for r in rs]))
+    return (
+        100 * _mean([r["final_train_accuracy"] for r in rs]),
+        100 * _mean([r["test_accuracy"] for r in rs]),
+    )
 
 
 def table1(records, out) -> list:
@@ -129,13 +153,21 @@ def table1(records, out) -> list:
     fig = _figure(11.0, 4.2)
     ax = fig.add_subplot()
     ax.axis("off")
-    table = ax.table(cellText=rows, rowLabels=labels, colLabels=list(TABLE1_COLUMNS),
-                     loc="center", cellLoc="center")
+    table = ax.table(
+        cellText=rows,
+        rowLabels=labels,
+        colLabels=list(TABLE1_COLUMNS),
+        loc="center",
+        cellLoc="center",
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 3.0)
-    ax.set_title(f"Table 1: train / test accuracy (%). Ours: {_subtitle(records)}; "
-                 f"in parentheses: the paper's, CIFAR-10", fontsize=9)
+    ax.set_title(
+        f"Table 1: train / test accuracy (%). Ours: {_subtitle(records)}; "
+        f"in parentheses: the paper's, CIFAR-10",
+        fontsize=9,
+    )
     return atomic_write_figure(fig, out, "table1")
 
 
@@ -149,12 +181,22 @@ def fig2b(records, out) -> list:
         steps = np.array([e["step"] for e in log]) / 1000
         first = m not in seen
         seen.add(m)
-        ax.plot(steps, [e["running_accuracy"] for e in log], color=_COLORS[m],
-                label=f"{MODEL_LABELS[m]} (train)" if first else None)
-        test = [(e["step"] / 1000, e["test_accuracy"]) for e in log if e["test_accuracy"] is not None]
+        ax.plot(
+            steps,
+            [e["running_accuracy"] for e in log],
+            color=_COLORS[m],
+            label=f"{MODEL_LABELS[m]} (train)" if first else None,
+        )
+        test = [
+            (e["step"] / 1000, e["test_accuracy"]) for e in log if e["test_accuracy"] is not None
+        ]
         if test:
-            ax.plot(*zip(*test), color=_COLORS[m], ls="--",
-                    label=f"{MODEL_LABELS[m]} (test)" if first else None)
+            ax.plot(
+                *zip(*test),
+                color=_COLORS[m],
+                ls="--",
+                label=f"{MODEL_LABELS[m]} (test)" if first else None,
+            )
     ax.set_xlabel("thousand steps")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.02)

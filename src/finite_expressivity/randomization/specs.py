@@ -54,7 +54,7 @@ class RunSpec:
     def seed(self) -> int:
         return self.init_seed
 
-    def with_seed(self, seed: int) -> "RunSpec":
+    def with_seed(self, seed: int) -> RunSpec:
         """The same run with every seed (data, init, batch order) set to ``seed``."""
         return replace(self, data_seed=seed, init_seed=seed, train=replace(self.train, seed=seed))
 
@@ -72,7 +72,9 @@ class RunSpec:
     def name(self) -> str:
         """A folder name: readable, and unique through the key."""
         col = f"_{self.column}" if self.column else ""
-        return f"{self.model}_{self.variant}_p{self.p:.2f}{col}_s{self.seed}_{self.key()}".replace("+", "-")
+        return f"{self.model}_{self.variant}_p{self.p:.2f}{col}_s{self.seed}_{self.key()}".replace(
+            "+", "-"
+        )
 
     def short(self) -> str:
         col = f" [{self.column}]" if self.column else ""
@@ -82,13 +84,16 @@ class RunSpec:
 
 def spec_to_dict(spec: RunSpec) -> dict:
     d = asdict(spec)
-    d["model_overrides"] = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.model_overrides}
+    d["model_overrides"] = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in spec.model_overrides
+    }
     return d
 
 
 def spec_from_dict(d: dict) -> RunSpec:
     d = dict(d)
     d["train"] = TrainConfig(**d["train"])
-    d["model_overrides"] = tuple((k, tuple(v) if isinstance(v, list) else v)
-                                 for k, v in d.get("model_overrides", {}).items())
+    d["model_overrides"] = tuple(
+        (k, tuple(v) if isinstance(v, list) else v) for k, v in d.get("model_overrides", {}).items()
+    )
     return RunSpec(**d)

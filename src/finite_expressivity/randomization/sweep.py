@@ -29,10 +29,32 @@ from .specs import RunSpec, spec_from_dict, spec_to_dict
 __all__ = ["run_sweep", "run_one", "validate_specs", "load_records", "SUMMARY_FIELDS"]
 
 #: The flat fields of a run record (also the CSV columns).
-SUMMARY_FIELDS = ("name", "label", "column", "model", "dataset", "variant", "p", "seed",
-                  "data_seed", "init_seed", "batch_seed", "n_train", "n_test", "params",
-                  "steps_to_fit", "steps", "epochs", "stopped", "final_train_accuracy",
-                  "final_train_loss", "test_accuracy", "test_loss", "seconds", "device")
+SUMMARY_FIELDS = (
+    "name",
+    "label",
+    "column",
+    "model",
+    "dataset",
+    "variant",
+    "p",
+    "seed",
+    "data_seed",
+    "init_seed",
+    "batch_seed",
+    "n_train",
+    "n_test",
+    "params",
+    "steps_to_fit",
+    "steps",
+    "epochs",
+    "stopped",
+    "final_train_accuracy",
+    "final_train_loss",
+    "test_accuracy",
+    "test_loss",
+    "seconds",
+    "device",
+)
 
 
 def _load_dataset(name, data_dir, n_train, n_test, given=None):
@@ -58,8 +80,13 @@ def _model_config(spec: RunSpec, ds):
     from .models import model_config
 
     c, h, w = ds.train_images.shape[1:]
-    return model_config(spec.model, in_channels=int(c), image_size=int(min(spec.train.crop, h, w)),
-                        n_classes=int(ds.n_classes), **dict(spec.model_overrides))
+    return model_config(
+        spec.model,
+        in_channels=int(c),
+        image_size=int(min(spec.train.crop, h, w)),
+        n_classes=int(ds.n_classes),
+        **dict(spec.model_overrides),
+    )
 
 
 def validate_specs(specs, *, data_dir=None, device="auto", datasets=None) -> dict:
@@ -70,8 +97,8 @@ def validate_specs(specs, *, data_dir=None, device="auto", datasets=None) -> dic
 
     Raises ValueError (one line) for the first problem found.
     """
-    from ..data import VARIANTS
     from ..core.devices import torch_device
+    from ..data import VARIANTS
     from .models import MODEL_NAMES
 
     if not specs:
@@ -81,16 +108,22 @@ def validate_specs(specs, *, data_dir=None, device="auto", datasets=None) -> dic
         if not isinstance(spec, RunSpec):
             raise TypeError(f"specs must be RunSpec objects, got {type(spec).__name__}")
         if spec.model not in MODEL_NAMES:
-            raise ValueError(f"unknown model {spec.model!r}; choose one of {', '.join(MODEL_NAMES)}")
+            raise ValueError(
+                f"unknown model {spec.model!r}; choose one of {', '.join(MODEL_NAMES)}"
+            )
         if spec.variant not in VARIANTS:
-            raise ValueError(f"unknown variant {spec.variant!r}; choose one of {', '.join(VARIANTS)}")
+            raise ValueError(
+                f"unknown variant {spec.variant!r}; choose one of {', '.join(VARIANTS)}"
+            )
         p = spec.p
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not (0.0 <= p <= 1.0):
             raise ValueError(f"p must be a probability in [0, 1], got {p!r} ({spec.short()})")
         if spec.variant == "true" and p != 0:
             raise ValueError(f"variant 'true' needs p = 0, got p={p}; use variant 'corrupt'")
         if spec.variant == "random-labels" and p not in (0, 1):
-            raise ValueError(f"variant 'random-labels' fixes p = 1, got p={p}; use variant 'corrupt'")
+            raise ValueError(
+                f"variant 'random-labels' fixes p = 1, got p={p}; use variant 'corrupt'"
+            )
         for field in ("data_seed", "init_seed"):
             v = getattr(spec, field)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -112,10 +145,21 @@ def _record(spec: RunSpec, result, cfg, device: str) -> dict:
     from .models import config_to_dict
 
     spec_d = spec_to_dict(spec)
-    rec = {"name": spec.name(), "label": spec.label, "column": spec.column, "model": spec.model,
-           "dataset": spec.dataset, "variant": spec.variant, "p": float(spec.p), "seed": spec.seed,
-           "data_seed": spec.data_seed, "init_seed": spec.init_seed, "batch_seed": spec.train.seed,
-           "n_train": spec.n_train, "n_test": spec.n_test}
+    rec = {
+        "name": spec.name(),
+        "label": spec.label,
+        "column": spec.column,
+        "model": spec.model,
+        "dataset": spec.dataset,
+        "variant": spec.variant,
+        "p": float(spec.p),
+        "seed": spec.seed,
+        "data_seed": spec.data_seed,
+        "init_seed": spec.init_seed,
+        "batch_seed": spec.train.seed,
+        "n_train": spec.n_train,
+        "n_test": spec.n_test,
+    }
     rec.update(result.summary())
     rec.pop("resumed_from", None)
     rec["history"] = result.history
@@ -144,13 +188,25 @@ class _Printer:
         self.last = now
         test = "" if e["test_accuracy"] is None else f" test {100 * e['test_accuracy']:.1f}%"
         train = "" if e["train_accuracy"] is None else f" train {100 * e['train_accuracy']:.2f}%"
-        self.say(f"epoch {e['epoch'] + 1} step {e['step']}/{e['max_steps']} loss "
-                 f"{e['running_loss']:.4f} running acc {100 * e['running_accuracy']:.1f}%"
-                 f"{train}{test} lr {e['lr']:.3g} {e['seconds']:.0f}s")
+        self.say(
+            f"epoch {e['epoch'] + 1} step {e['step']}/{e['max_steps']} loss "
+            f"{e['running_loss']:.4f} running acc {100 * e['running_accuracy']:.1f}%"
+            f"{train}{test} lr {e['lr']:.3g} {e['seconds']:.0f}s"
+        )
 
 
-def run_one(spec: RunSpec, run_dir, *, dataset=None, data_dir=None, device="auto",
-            compile: bool = False, tag: str = "", quiet: bool = False, check=None) -> dict:
+def run_one(
+    spec: RunSpec,
+    run_dir,
+    *,
+    dataset=None,
+    data_dir=None,
+    device="auto",
+    compile: bool = False,
+    tag: str = "",
+    quiet: bool = False,
+    check=None,
+) -> dict:
     """Train one spec into ``run_dir`` (resuming from its checkpoint) and return its record.
 
     If ``run_dir/result.json`` exists the run is finished: it is read back, not redone.
@@ -158,16 +214,19 @@ def run_one(spec: RunSpec, run_dir, *, dataset=None, data_dir=None, device="auto
     """
     from dataclasses import replace
 
-    from ..data import make_variant
     from ..core.devices import torch_device
+    from ..data import make_variant
     from .training import train
 
     run_dir = Path(run_dir)
     done = run_dir / "result.json"
     if done.exists():
         return json.loads(done.read_text())
-    ds = dataset if dataset is not None else _load_dataset(spec.dataset, data_dir, spec.n_train,
-                                                          spec.n_test)
+    ds = (
+        dataset
+        if dataset is not None
+        else _load_dataset(spec.dataset, data_dir, spec.n_train, spec.n_test)
+    )
     data = make_variant(ds, spec.variant, p=spec.p, seed=spec.data_seed)
     cfg = _model_config(spec, ds)
     dev = torch_device(device)
@@ -175,20 +234,33 @@ def run_one(spec: RunSpec, run_dir, *, dataset=None, data_dir=None, device="auto
     printer = _Printer(tag or spec.short(), quiet=quiet)
     ckpt = run_dir / "checkpoint.pt"
     printer.say(("resuming " if ckpt.exists() else "starting ") + spec.short())
+
     def progress(entry):
         if check is not None:
             check()
         printer(entry)
 
-    result = train(cfg, data, settings, init_seed=spec.init_seed, device=dev, checkpoint=ckpt,
-                   progress=progress)
+    result = train(
+        cfg,
+        data,
+        settings,
+        init_seed=spec.init_seed,
+        device=dev,
+        checkpoint=ckpt,
+        progress=progress,
+    )
     rec = _record(spec, result, cfg, str(dev))
     atomic_write_json(done, rec)
     ckpt.unlink(missing_ok=True)
-    fit = f"fit at step {result.steps_to_fit}" if result.steps_to_fit is not None else \
-        f"not fitted in {result.steps} steps"
-    printer.say(f"done: {fit}, train {100 * result.final_train_accuracy:.2f}%, test "
-                f"{100 * result.test_accuracy:.2f}%, {result.seconds:.0f}s")
+    fit = (
+        f"fit at step {result.steps_to_fit}"
+        if result.steps_to_fit is not None
+        else f"not fitted in {result.steps} steps"
+    )
+    printer.say(
+        f"done: {fit}, train {100 * result.final_train_accuracy:.2f}%, test "
+        f"{100 * result.test_accuracy:.2f}%, {result.seconds:.0f}s"
+    )
     return rec
 
 
@@ -209,8 +281,17 @@ def _worker(spec_d, run_dir, dataset, data_dir, device, compile, threads, tag, q
             os._exit(1)  # not SystemExit: the pool's worker loop would catch it and go on
 
     torch.set_num_threads(threads)
-    return run_one(spec_from_dict(spec_d), run_dir, dataset=dataset, data_dir=data_dir,
-                   device=device, compile=compile, tag=tag, quiet=quiet, check=parent_alive)
+    return run_one(
+        spec_from_dict(spec_d),
+        run_dir,
+        dataset=dataset,
+        data_dir=data_dir,
+        device=device,
+        compile=compile,
+        tag=tag,
+        quiet=quiet,
+        check=parent_alive,
+    )
 
 
 def _guard(out: Path, specs, meta: dict):
@@ -221,12 +302,16 @@ def _guard(out: Path, specs, meta: dict):
         try:
             have = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
-            raise ValueError(f"{path} is unreadable; delete the folder or use another --out") from None
+            raise ValueError(
+                f"{path} is unreadable; delete the folder or use another --out"
+            ) from None
         if have.get("meta") != want["meta"] or have.get("runs") != want["runs"]:
             what = have.get("meta", {})
-            raise ValueError(f"{out} holds results of another configuration "
-                             f"({', '.join(f'{k}={v}' for k, v in what.items()) or 'unknown'}); "
-                             f"use another --out or delete it")
+            raise ValueError(
+                f"{out} holds results of another configuration "
+                f"({', '.join(f'{k}={v}' for k, v in what.items()) or 'unknown'}); "
+                f"use another --out or delete it"
+            )
     else:
         runs = out / "runs"
         if runs.exists() and any(runs.iterdir()):
@@ -250,9 +335,19 @@ def default_workers(device="auto") -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_sweep(specs, out, *, data_dir=None, device="auto", workers: int | None = None,
-              threads: int | None = None, compile: bool = False, meta: dict | None = None,
-              quiet: bool = False, datasets: dict | None = None) -> list[dict]:
+def run_sweep(
+    specs,
+    out,
+    *,
+    data_dir=None,
+    device="auto",
+    workers: int | None = None,
+    threads: int | None = None,
+    compile: bool = False,
+    meta: dict | None = None,
+    quiet: bool = False,
+    datasets: dict | None = None,
+) -> list[dict]:
     """Run every spec into ``out``; finished runs are read back, unfinished ones resumed.
 
     Parameters
@@ -290,7 +385,9 @@ def run_sweep(specs, out, *, data_dir=None, device="auto", workers: int | None =
         workers = default_workers(device)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
         raise ValueError(f"threads must be a positive int, got {threads!r}")
     specs = list(specs)
     keys = [s.key() for s in specs]
@@ -320,10 +417,16 @@ def run_sweep(specs, out, *, data_dir=None, device="auto", workers: int | None =
         try:
             for i in pending:
                 s = specs[i]
-                records[i] = run_one(s, out / "runs" / s.name(),
-                                     dataset=loaded[(s.dataset, s.n_train, s.n_test)],
-                                     data_dir=data_dir, device=device, compile=compile,
-                                     tag=f"{i + 1}/{n} {s.short()}", quiet=quiet)
+                records[i] = run_one(
+                    s,
+                    out / "runs" / s.name(),
+                    dataset=loaded[(s.dataset, s.n_train, s.n_test)],
+                    data_dir=data_dir,
+                    device=device,
+                    compile=compile,
+                    tag=f"{i + 1}/{n} {s.short()}",
+                    quiet=quiet,
+                )
         finally:
             torch.set_num_threads(before)
         return records
@@ -333,15 +436,30 @@ def run_sweep(specs, out, *, data_dir=None, device="auto", workers: int | None =
 
     ctx = mp.get_context("spawn")
     stop = ctx.Event()  # set on interruption: the workers stop after their epoch's checkpoint
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx,
-                               initializer=_init_worker, initargs=(stop,))
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(pending)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(stop,),
+    )
     try:
         given = lambda s: loaded[(s.dataset, s.n_train, s.n_test)] if datasets else None  # noqa: E731
-        futures = {pool.submit(_worker, spec_to_dict(specs[i]), str(out / "runs" / specs[i].name()),
-                               given(specs[i]), None if data_dir is None else str(data_dir),
-                               device, compile, threads, f"{i + 1}/{n} {specs[i].short()}", quiet,
-                               os.getpid()): i
-                   for i in pending}
+        futures = {
+            pool.submit(
+                _worker,
+                spec_to_dict(specs[i]),
+                str(out / "runs" / specs[i].name()),
+                given(specs[i]),
+                None if data_dir is None else str(data_dir),
+                device,
+                compile,
+                threads,
+                f"{i + 1}/{n} {specs[i].short()}",
+                quiet,
+                os.getpid(),
+            ): i
+            for i in pending
+        }
         for fut in as_completed(futures):
             records[futures[fut]] = fut.result()
     except BaseException:

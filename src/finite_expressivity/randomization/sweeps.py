@@ -26,9 +26,22 @@ from .artifacts import ARTIFACTS, DEVIATIONS, PRESETS, Artifact
 from .specs import RunSpec, spec_from_dict, spec_to_dict
 from .sweep import SUMMARY_FIELDS, load_records, run_one, run_sweep, validate_specs
 
-__all__ = ["ARTIFACTS", "PRESETS", "DEVIATIONS", "Artifact", "RunSpec", "ArtifactResult",
-           "run_artifact", "write_outputs", "run_sweep", "run_one", "validate_specs",
-           "load_records", "spec_to_dict", "spec_from_dict"]
+__all__ = [
+    "ARTIFACTS",
+    "PRESETS",
+    "DEVIATIONS",
+    "Artifact",
+    "RunSpec",
+    "ArtifactResult",
+    "run_artifact",
+    "write_outputs",
+    "run_sweep",
+    "run_one",
+    "validate_specs",
+    "load_records",
+    "spec_to_dict",
+    "spec_from_dict",
+]
 
 
 @dataclass
@@ -42,19 +55,23 @@ def _artifact(name) -> Artifact:
     try:
         return ARTIFACTS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown artifact {name!r}; choose one of {', '.join(ARTIFACTS)}") from None
+        raise ValueError(
+            f"unknown artifact {name!r}; choose one of {', '.join(ARTIFACTS)}"
+        ) from None
 
 
 def write_outputs(name: str, records, out) -> ArtifactResult:
     """Write results.json, results.csv, the figure and report.txt for finished runs."""
-    from . import figures
-    from . import report
+    from . import figures, report
 
     art = _artifact(name)
     out = Path(out)
-    paths = [atomic_write_json(out / "results.json", records),
-             atomic_write_csv(out / "results.csv",
-                              [{k: r.get(k) for k in SUMMARY_FIELDS} for r in records])]
+    paths = [
+        atomic_write_json(out / "results.json", records),
+        atomic_write_csv(
+            out / "results.csv", [{k: r.get(k) for k in SUMMARY_FIELDS} for r in records]
+        ),
+    ]
     paths += getattr(figures, art.figure)(records, out)
     text = getattr(report, art.report)(records)
     text += "\n\nDeviations from the paper's setup:\n" + "\n".join(f"- {d}" for d in DEVIATIONS)
@@ -62,9 +79,19 @@ def write_outputs(name: str, records, out) -> ArtifactResult:
     return ArtifactResult(records=records, paths=paths, report=text)
 
 
-def run_artifact(name: str, preset: str = "quick", out=None, *, seeds=None, data_dir=None,
-                 device="auto", workers: int | None = None, threads: int | None = None,
-                 compile: bool = False, quiet: bool = False) -> ArtifactResult:
+def run_artifact(
+    name: str,
+    preset: str = "quick",
+    out=None,
+    *,
+    seeds=None,
+    data_dir=None,
+    device="auto",
+    workers: int | None = None,
+    threads: int | None = None,
+    compile: bool = False,
+    quiet: bool = False,
+) -> ArtifactResult:
     """Reproduce one artifact: run (or resume) its runs, then write its outputs.
 
     Parameters
@@ -82,7 +109,15 @@ def run_artifact(name: str, preset: str = "quick", out=None, *, seeds=None, data
     art = _artifact(name)
     specs = art.runs(preset, seeds)
     out = Path(out) if out is not None else Path("results") / f"{name}-{preset}"
-    records = run_sweep(specs, out, data_dir=data_dir, device=device, workers=workers,
-                        threads=threads, compile=compile, quiet=quiet,
-                        meta={"artifact": name, "preset": preset})
+    records = run_sweep(
+        specs,
+        out,
+        data_dir=data_dir,
+        device=device,
+        workers=workers,
+        threads=threads,
+        compile=compile,
+        quiet=quiet,
+        meta={"artifact": name, "preset": preset},
+    )
     return write_outputs(name, records, out)

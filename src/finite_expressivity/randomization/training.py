@@ -127,16 +127,28 @@ class TrainConfig:
     def __post_init__(self):
         def num(name, lo, hi, lo_open=False):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-                    or v < lo or v > hi or (lo_open and v == lo):
-                raise ValueError(f"{name} must be a number in {'(' if lo_open else '['}{lo}, {hi}], "
-                                 f"got {v!r}")
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not math.isfinite(v)
+                or v < lo
+                or v > hi
+                or (lo_open and v == lo)
+            ):
+                raise ValueError(
+                    f"{name} must be a number in {'(' if lo_open else '['}{lo}, {hi}], got {v!r}"
+                )
 
         def pos_int(name, zero_ok=False):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if zero_ok else 1):
-                raise ValueError(f"{name} must be a {'non-negative' if zero_ok else 'positive'} "
-                                 f"int, got {v!r}")
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, np.integer))
+                or v < (0 if zero_ok else 1)
+            ):
+                raise ValueError(
+                    f"{name} must be a {'non-negative' if zero_ok else 'positive'} int, got {v!r}"
+                )
 
         num("lr", 0.0, 100.0, lo_open=True)
         num("momentum", 0.0, 1.0)
@@ -237,8 +249,9 @@ def _deterministic(on: bool):
         torch.backends.cudnn.benchmark = prev_bench
 
 
-def evaluate(model, images, labels, *, batch_size: int = 1000, autocast=None,
-             channels_last: bool = False) -> tuple[float, float]:
+def evaluate(
+    model, images, labels, *, batch_size: int = 1000, autocast=None, channels_last: bool = False
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` (eval mode, no gradients).
 
     Parameters
@@ -260,13 +273,13 @@ def evaluate(model, images, labels, *, batch_size: int = 1000, autocast=None,
     correct = torch.zeros((), dtype=torch.int64, device=labels.device)
     with torch.no_grad():
         for s in range(0, n, batch_size):
-            xb = images[s:s + batch_size]
+            xb = images[s : s + batch_size]
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with autocast() if autocast else contextlib.nullcontext():
                 out = model(xb)
             out = out.float()
-            yb = labels[s:s + batch_size]
+            yb = labels[s : s + batch_size]
             loss_sum += torch.nn.functional.cross_entropy(out, yb, reduction="sum").double()
             correct += (out.argmax(1) == yb).sum()
     model.train(was_training)
@@ -278,18 +291,30 @@ def evaluate(model, images, labels, *, batch_size: int = 1000, autocast=None,
 def _check_data(data):
     for attr in ("train_images", "train_labels", "test_images", "test_labels", "n_classes"):
         if not hasattr(data, attr):
-            raise TypeError(f"data must be a VariantData (make_variant(...)), got "
-                            f"{type(data).__name__} without {attr!r}")
+            raise TypeError(
+                f"data must be a VariantData (make_variant(...)), got "
+                f"{type(data).__name__} without {attr!r}"
+            )
     x, y = np.asarray(data.train_images), np.asarray(data.train_labels)
     if x.ndim != 4 or y.shape != (x.shape[0],) or x.shape[0] == 0:
-        raise ValueError(f"train images (N, C, H, W) and labels (N,) must agree with N > 0, got "
-                         f"shapes {x.shape} and {y.shape}")
+        raise ValueError(
+            f"train images (N, C, H, W) and labels (N,) must agree with N > 0, got "
+            f"shapes {x.shape} and {y.shape}"
+        )
     if not np.isfinite(x.reshape(-1)[:: max(1, x.size // 100_000)]).all():
         raise ValueError("train images contain NaN or infinity")
 
 
-def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed: int = 0,
-          device="cpu", checkpoint=None, progress=None) -> TrainResult:
+def train(
+    model_config,
+    data,
+    config: TrainConfig = TrainConfig(),
+    *,
+    init_seed: int = 0,
+    device="cpu",
+    checkpoint=None,
+    progress=None,
+) -> TrainResult:
     """Train a fresh model on a (randomized) dataset.
 
     Parameters
@@ -329,13 +354,17 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
     dev = torch_device(device)
     c, h, w = np.asarray(data.train_images).shape[1:]
     size = min(config.crop, h, w)
-    if model_config.in_channels != c or model_config.n_classes != data.n_classes \
-            or model_config.image_size != size:
+    if (
+        model_config.in_channels != c
+        or model_config.n_classes != data.n_classes
+        or model_config.image_size != size
+    ):
         raise ValueError(
             f"model_config expects {model_config.in_channels}x{model_config.image_size}x"
             f"{model_config.image_size} inputs and {model_config.n_classes} classes, but the data "
             f"gives {c}x{size}x{size} and {data.n_classes}; build it with "
-            f"model_config(name, in_channels={c}, image_size={size}, n_classes={data.n_classes})")
+            f"model_config(name, in_channels={c}, image_size={size}, n_classes={data.n_classes})"
+        )
     if config.random_crop and h < size:
         raise ValueError(f"random_crop needs images of at least crop={size} pixels, got {h}x{w}")
     cuda = dev.type == "cuda"
@@ -343,10 +372,17 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
     is_conv = type(model_config).__name__ != "MLPConfig"
     channels_last = is_conv and (True if config.channels_last is None else config.channels_last)
     settings = {k: v for k, v in asdict(config).items() if k != "compile"}  # compile: same math
-    fingerprint = _fingerprint(config_to_dict(model_config), settings, init_seed,
-                               data.name, data.variant, float(data.p), int(data.seed),
-                               int(np.asarray(data.train_labels).shape[0]),
-                               int(np.asarray(data.test_labels).shape[0]))
+    fingerprint = _fingerprint(
+        config_to_dict(model_config),
+        settings,
+        init_seed,
+        data.name,
+        data.variant,
+        float(data.p),
+        int(data.seed),
+        int(np.asarray(data.train_labels).shape[0]),
+        int(np.asarray(data.test_labels).shape[0]),
+    )
     state = None
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
@@ -354,25 +390,30 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
             try:
                 state = torch.load(checkpoint, map_location="cpu", weights_only=True)
             except Exception as exc:
-                raise ValueError(f"checkpoint {checkpoint} is unreadable ({type(exc).__name__}); "
-                                 f"delete it to start the run afresh") from None
+                raise ValueError(
+                    f"checkpoint {checkpoint} is unreadable ({type(exc).__name__}); "
+                    f"delete it to start the run afresh"
+                ) from None
             if state.get("fingerprint") != fingerprint:
-                raise ValueError(f"checkpoint {checkpoint} was written by another configuration; "
-                                 f"delete it or use another output folder")
+                raise ValueError(
+                    f"checkpoint {checkpoint} was written by another configuration; "
+                    f"delete it or use another output folder"
+                )
 
     with _deterministic(config.deterministic):
         # ---- data: preprocess once, hold it on the device -----------------------------
         keep = None if config.random_crop else size  # random crops need the full image
         x_train = preprocess(np.asarray(data.train_images), crop=keep, whiten=config.whiten)
         x_test = preprocess(np.asarray(data.test_images), crop=size, whiten=config.whiten)
-        loader = DeviceLoader(x_train, data.train_labels, batch_size=config.batch_size,
-                              device=dev, seed=config.seed)
+        loader = DeviceLoader(
+            x_train, data.train_labels, batch_size=config.batch_size, device=dev, seed=config.seed
+        )
         test_x = torch.from_numpy(x_test).to(dev)
         test_y = torch.from_numpy(np.asarray(data.test_labels, dtype=np.int64)).to(dev)
         train_x = loader.images
         if train_x.shape[-1] != size:  # evaluate the training set on center crops
             top = (train_x.shape[-1] - size) // 2
-            train_x = train_x[:, :, top:top + size, top:top + size].contiguous()
+            train_x = train_x[:, :, top : top + size, top : top + size].contiguous()
         train_y = loader.labels
         steps_per_epoch = len(loader)
 
@@ -382,34 +423,54 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
         model = model.to(dev)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                    weight_decay=config.weight_decay)
+        optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
         step, epoch, seconds, steps_to_fit = 0, 0, 0.0, None
         history, epoch_log = [], []
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             step, epoch, seconds = state["step"], state["epoch"], state["seconds"]
-            steps_to_fit, history, epoch_log = state["steps_to_fit"], state["history"], state["epoch_log"]
+            steps_to_fit, history, epoch_log = (
+                state["steps_to_fit"],
+                state["history"],
+                state["epoch_log"],
+            )
         resumed_from = epoch
         net = torch.compile(model) if config.compile else model
 
         def autocast():
             return torch.autocast(dev.type, dtype=torch.bfloat16)
+
         amp = autocast if use_bf16 else None
 
         def lr_at(step_, epoch_):
             k = epoch_ if config.decay_every is None else step_ // config.decay_every
-            return config.lr * config.lr_decay ** k
+            return config.lr * config.lr_decay**k
 
         def save(done):
             if checkpoint is None:
                 return
             buf = io.BytesIO()
-            torch.save({"fingerprint": fingerprint, "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-                        "seconds": seconds, "steps_to_fit": steps_to_fit, "history": history,
-                        "epoch_log": epoch_log, "done": done}, buf)
+            torch.save(
+                {
+                    "fingerprint": fingerprint,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": step,
+                    "epoch": epoch,
+                    "seconds": seconds,
+                    "steps_to_fit": steps_to_fit,
+                    "history": history,
+                    "epoch_log": epoch_log,
+                    "done": done,
+                },
+                buf,
+            )
             atomic_write_bytes(checkpoint, buf.getvalue())
 
         done = state is not None and state.get("done", False)
@@ -428,10 +489,15 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
             win_n = ep_n = 0
             for xb, yb in loader:
                 if config.random_crop or config.flip or config.rotate_degrees:
-                    xb = augment(xb, rng=aug_rng, random_crop=config.random_crop,
-                                 flip=config.flip, rotate_degrees=config.rotate_degrees,
-                                 size=size if config.random_crop else None,
-                                 pad=4 if xb.shape[-1] == size else 0)
+                    xb = augment(
+                        xb,
+                        rng=aug_rng,
+                        random_crop=config.random_crop,
+                        flip=config.flip,
+                        rotate_degrees=config.rotate_degrees,
+                        size=size if config.random_crop else None,
+                        pad=4 if xb.shape[-1] == size else 0,
+                    )
                 if channels_last:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 lr = lr_at(step, epoch)
@@ -455,9 +521,15 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
                     win_n += b
                     ep_n += b
                 if step % config.log_every == 0:
-                    history.append({"step": step, "epoch": epoch, "lr": lr,
-                                    "loss": float(win_loss) / win_n,
-                                    "accuracy": int(win_correct) / win_n})
+                    history.append(
+                        {
+                            "step": step,
+                            "epoch": epoch,
+                            "lr": lr,
+                            "loss": float(win_loss) / win_n,
+                            "accuracy": int(win_correct) / win_n,
+                        }
+                    )
                     win_loss.zero_()
                     win_correct.zero_()
                     win_n = 0
@@ -466,46 +538,93 @@ def train(model_config, data, config: TrainConfig = TrainConfig(), *, init_seed:
             running_acc = int(ep_correct) / ep_n
             running_loss = float(ep_loss) / ep_n
             if not math.isfinite(running_loss):
-                raise FloatingPointError(f"training diverged at step {step} (loss {running_loss}); "
-                                         f"lower the learning rate")
+                raise FloatingPointError(
+                    f"training diverged at step {step} (loss {running_loss}); "
+                    f"lower the learning rate"
+                )
             train_acc = None
             if running_acc >= config.fit_gate:
-                _, train_acc = evaluate(net, train_x, train_y, batch_size=config.eval_batch_size,
-                                        autocast=amp, channels_last=channels_last)
+                _, train_acc = evaluate(
+                    net,
+                    train_x,
+                    train_y,
+                    batch_size=config.eval_batch_size,
+                    autocast=amp,
+                    channels_last=channels_last,
+                )
                 if train_acc == 1.0 and steps_to_fit is None:
                     steps_to_fit = step
             test_loss = test_acc = None
             if config.eval_every and (epoch + 1) % config.eval_every == 0:
-                test_loss, test_acc = evaluate(net, test_x, test_y,
-                                               batch_size=config.eval_batch_size,
-                                               autocast=amp, channels_last=channels_last)
+                test_loss, test_acc = evaluate(
+                    net,
+                    test_x,
+                    test_y,
+                    batch_size=config.eval_batch_size,
+                    autocast=amp,
+                    channels_last=channels_last,
+                )
             if cuda:
                 torch.cuda.synchronize(dev)
             seconds += time.perf_counter() - t0
-            entry = {"epoch": epoch, "step": step, "lr": lr_at(step - 1, epoch),
-                     "running_accuracy": running_acc, "running_loss": running_loss,
-                     "train_accuracy": train_acc, "test_accuracy": test_acc,
-                     "test_loss": test_loss, "seconds": seconds}
+            entry = {
+                "epoch": epoch,
+                "step": step,
+                "lr": lr_at(step - 1, epoch),
+                "running_accuracy": running_acc,
+                "running_loss": running_loss,
+                "train_accuracy": train_acc,
+                "test_accuracy": test_acc,
+                "test_loss": test_loss,
+                "seconds": seconds,
+            }
             epoch_log.append(entry)
             epoch += 1
             fitted = steps_to_fit is not None and config.stop_at_fit
             save(done=False)
             if progress is not None:
-                progress({**entry, "max_steps": config.max_steps, "steps_per_epoch": steps_per_epoch,
-                          "fitted": steps_to_fit is not None})
+                progress(
+                    {
+                        **entry,
+                        "max_steps": config.max_steps,
+                        "steps_per_epoch": steps_per_epoch,
+                        "fitted": steps_to_fit is not None,
+                    }
+                )
 
         # ---- final evaluation -----------------------------------------------------------
-        final_loss, final_acc = evaluate(net, train_x, train_y, batch_size=config.eval_batch_size,
-                                         autocast=amp, channels_last=channels_last)
-        test_loss, test_acc = evaluate(net, test_x, test_y, batch_size=config.eval_batch_size,
-                                       autocast=amp, channels_last=channels_last)
+        final_loss, final_acc = evaluate(
+            net,
+            train_x,
+            train_y,
+            batch_size=config.eval_batch_size,
+            autocast=amp,
+            channels_last=channels_last,
+        )
+        test_loss, test_acc = evaluate(
+            net,
+            test_x,
+            test_y,
+            batch_size=config.eval_batch_size,
+            autocast=amp,
+            channels_last=channels_last,
+        )
         if final_acc == 1.0 and steps_to_fit is None:
             steps_to_fit = step
         save(done=True)
-    return TrainResult(steps_to_fit=steps_to_fit, steps=step, epochs=epoch,
-                       stopped="fit" if steps_to_fit is not None and config.stop_at_fit else "max_steps",
-                       final_train_accuracy=final_acc, final_train_loss=final_loss,
-                       test_accuracy=test_acc, test_loss=test_loss, params=params,
-                       seconds=seconds, device=str(dev), history=history, epoch_log=epoch_log,
-                       resumed_from=resumed_from)
-
+    return TrainResult(
+        steps_to_fit=steps_to_fit,
+        steps=step,
+        epochs=epoch,
+        stopped="fit" if steps_to_fit is not None and config.stop_at_fit else "max_steps",
+        final_train_accuracy=final_acc,
+        final_train_loss=final_loss,
+        test_accuracy=test_acc,
+        test_loss=test_loss,
+        params=params,
+        seconds=seconds,
+        device=str(dev),
+        history=history,
+        epoch_log=epoch_log,
+        resumed_from=resumed_from,
+    )

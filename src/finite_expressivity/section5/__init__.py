@@ -15,17 +15,42 @@ behind ``fe kernel``, ``run_experiment`` the paper's experiments, and
 from .backend import Backend, get_backend
 from .experiments import EXPERIMENTS, run_experiment
 from .features import gabor_features, random_conv_features, raw_features
-from .interpolant import KernelInterpolant, SolverPlan, one_hot, plan_solver
 from .gram import Kernel, bandwidth_rule, kernel_matmul, kernel_matrix
-from .min_norm import min_norm_solution, sgd_least_squares
+from .interpolant import KernelInterpolant, SolverPlan, one_hot, plan_solver
 from .job import run_kernel
-from .solvers import (NystromPreconditioner, OnTheFlyKernel, StoredKernel, solve_cholesky,
-                      solve_eigenpro, solve_pcg)
+from .min_norm import min_norm_solution, sgd_least_squares
+from .solvers import (
+    NystromPreconditioner,
+    OnTheFlyKernel,
+    StoredKernel,
+    solve_cholesky,
+    solve_eigenpro,
+    solve_pcg,
+)
 
 __all__ = [
-    "KernelInterpolant", "Kernel", "bandwidth_rule", "kernel_matrix", "kernel_matmul",
-    "plan_solver", "SolverPlan", "one_hot", "solve_cholesky", "solve_pcg", "solve_eigenpro",
-    "NystromPreconditioner", "StoredKernel", "OnTheFlyKernel", "min_norm_solution",
-    "sgd_least_squares", "raw_features", "gabor_features", "random_conv_features",
-    "run_kernel", "run_experiment", "EXPERIMENTS", "Backend", "get_backend",
+    "KernelInterpolant",
+    "Kernel",
+    "bandwidth_rule",
+    "kernel_matrix",
+    "kernel_matmul",
+    "plan_solver",
+    "SolverPlan",
+    "one_hot",
+    "solve_cholesky",
+    "solve_pcg",
+    "solve_eigenpro",
+    "NystromPreconditioner",
+    "StoredKernel",
+    "OnTheFlyKernel",
+    "min_norm_solution",
+    "sgd_least_squares",
+    "raw_features",
+    "gabor_features",
+    "random_conv_features",
+    "run_kernel",
+    "run_experiment",
+    "EXPERIMENTS",
+    "Backend",
+    "get_backend",
 ]

@@ -130,8 +130,12 @@ class Backend:
             self._t.addmm(b_sq[None, :], a, b.T, beta=1.0, alpha=-2.0, out=out)
             out += a_sq[:, None]
         else:
-            if (self.name == "numpy" and a.shape == b.shape and a.shape[0] > 8192
-                    and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]):
+            if (
+                self.name == "numpy"
+                and a.shape == b.shape
+                and a.shape[0] > 8192
+                and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            ):
                 b = b.copy()  # a @ a.T would take OpenBLAS's threaded syrk (see linalg.py)
             self.xp.matmul(a, b.T, out=out)
             out *= -2.0
@@ -300,24 +304,32 @@ def get_backend(name="auto", device="auto") -> Backend:
         if want_gpu and _cuda_cupy():
             return Backend("cupy", "cuda")
         if device not in ("auto", "cpu"):
-            raise ValueError(f"device={device!r} but no CUDA device is visible to torch or CuPy; "
-                             f"use device='cpu'")
+            raise ValueError(
+                f"device={device!r} but no CUDA device is visible to torch or CuPy; "
+                f"use device='cpu'"
+            )
         return Backend("torch" if _has("torch") else "numpy", "cpu")
     if name == "numpy":
         if device not in ("auto", "cpu"):
-            raise ValueError(f"backend 'numpy' runs on the CPU only, got device={device!r}; "
-                             f"use backend='torch' or 'cupy' for CUDA")
+            raise ValueError(
+                f"backend 'numpy' runs on the CPU only, got device={device!r}; "
+                f"use backend='torch' or 'cupy' for CUDA"
+            )
         return Backend("numpy", "cpu")
     if name == "torch":
         if not _has("torch"):
-            raise ValueError("backend='torch' but torch is not installed; pip install "
-                             "'finite-expressivity[torch]' or use backend='numpy'")
+            raise ValueError(
+                "backend='torch' but torch is not installed; pip install "
+                "'finite-expressivity[torch]' or use backend='numpy'"
+            )
         if device == "auto":
             device = "cuda" if _cuda_torch() else "cpu"
         elif device.startswith("cuda") and not _cuda_torch():
             raise ValueError(f"device={device!r} but torch sees no CUDA device; use device='cpu'")
         return Backend("torch", device)
     if not _cuda_cupy():
-        raise ValueError("backend='cupy' needs CuPy and a CUDA device, neither found; "
-                         "use backend='torch' or 'numpy'")
+        raise ValueError(
+            "backend='cupy' needs CuPy and a CUDA device, neither found; "
+            "use backend='torch' or 'numpy'"
+        )
     return Backend("cupy", "cuda")

@@ -15,8 +15,8 @@ def register(sub) -> None:
     """Add ``fe kernel`` to the ``fe`` parser."""
     from .experiments import EXPERIMENTS  # noqa: PLC0415
     from .features import FEATURES  # noqa: PLC0415
-    from .interpolant import SOLVERS  # noqa: PLC0415
     from .gram import KERNELS  # noqa: PLC0415
+    from .interpolant import SOLVERS  # noqa: PLC0415
     from .job import DATASETS  # noqa: PLC0415
 
     p = sub.add_parser(
@@ -26,46 +26,99 @@ def register(sub) -> None:
         "dataset's training images, then report test error, training error and the RKHS norm "
         "sqrt(alpha^T K alpha) of the solution. With no flags: all 60,000 MNIST training images, "
         "Gaussian kernel, bandwidth 5 (pixels in [0, 1]). --experiment runs one of Section 5's "
-        "experiments and writes JSON, CSV and a figure.")
+        "experiments and writes JSON, CSV and a figure.",
+    )
     p.add_argument("--dataset", default="mnist", choices=DATASETS)
     p.add_argument("--kernel", default="gaussian", choices=KERNELS)
-    p.add_argument("--bandwidth", type=positive("--bandwidth"), default=None,
-                   help="kernel bandwidth (default: 5 for the Gaussian kernel on raw MNIST or "
-                   "Fashion-MNIST pixels, else the median rule: median pairwise distance / 2 (Gaussian) or itself "
-                   "(Laplacian))")
-    p.add_argument("--solver", default="auto", choices=SOLVERS,
-                   help="auto: Cholesky if float64 K fits and (GPU or n <= 10,000), else PCG on a "
-                   "stored float32 K if it fits, else EigenPro on the fly")
-    p.add_argument("--ridge", type=nonnegative("--ridge"), default=0.0, help="lambda >= 0 (default 0)")
+    p.add_argument(
+        "--bandwidth",
+        type=positive("--bandwidth"),
+        default=None,
+        help="kernel bandwidth (default: 5 for the Gaussian kernel on raw MNIST or "
+        "Fashion-MNIST pixels, else the median rule: median pairwise distance / 2 (Gaussian) or itself "
+        "(Laplacian))",
+    )
+    p.add_argument(
+        "--solver",
+        default="auto",
+        choices=SOLVERS,
+        help="auto: Cholesky if float64 K fits and (GPU or n <= 10,000), else PCG on a "
+        "stored float32 K if it fits, else EigenPro on the fly",
+    )
+    p.add_argument(
+        "--ridge", type=nonnegative("--ridge"), default=0.0, help="lambda >= 0 (default 0)"
+    )
     p.add_argument("--features", default="raw", choices=FEATURES)
-    p.add_argument("--n", type=positive("--n", int), default=None,
-                   help="first N training images (default: all)")
-    p.add_argument("--n-test", type=positive("--n-test", int), default=None,
-                   help="first N test images (default: all)")
-    p.add_argument("--n-filters", type=positive("--n-filters", int), default=None,
-                   help="random-conv: number of random filters (default 1024; the paper: 32000)")
-    p.add_argument("--gabor-order", type=int, choices=(1, 2), default=None,
-                   help="gabor: 1 (wavelet modulus) or 2 (plus a second layer); default 1")
-    p.add_argument("--tol", type=positive("--tol"), default=5e-2,
-                   help="iterative solvers stop at train error 0 and relative residual <= TOL "
-                   "(default 0.05)")
-    p.add_argument("--max-epochs", type=positive("--max-epochs", int), default=None,
-                   help="iteration budget (default 60 for PCG, 20 for EigenPro)")
-    p.add_argument("--rank", type=positive("--rank", int), default=1000,
-                   help="Nystrom preconditioner rank for PCG (default 1000)")
-    p.add_argument("--memory-gb", type=positive("--memory-gb"), default=None,
-                   help="memory the solve may use (default 90%% of what is free)")
+    p.add_argument(
+        "--n",
+        type=positive("--n", int),
+        default=None,
+        help="first N training images (default: all)",
+    )
+    p.add_argument(
+        "--n-test",
+        type=positive("--n-test", int),
+        default=None,
+        help="first N test images (default: all)",
+    )
+    p.add_argument(
+        "--n-filters",
+        type=positive("--n-filters", int),
+        default=None,
+        help="random-conv: number of random filters (default 1024; the paper: 32000)",
+    )
+    p.add_argument(
+        "--gabor-order",
+        type=int,
+        choices=(1, 2),
+        default=None,
+        help="gabor: 1 (wavelet modulus) or 2 (plus a second layer); default 1",
+    )
+    p.add_argument(
+        "--tol",
+        type=positive("--tol"),
+        default=5e-2,
+        help="iterative solvers stop at train error 0 and relative residual <= TOL (default 0.05)",
+    )
+    p.add_argument(
+        "--max-epochs",
+        type=positive("--max-epochs", int),
+        default=None,
+        help="iteration budget (default 60 for PCG, 20 for EigenPro)",
+    )
+    p.add_argument(
+        "--rank",
+        type=positive("--rank", int),
+        default=1000,
+        help="Nystrom preconditioner rank for PCG (default 1000)",
+    )
+    p.add_argument(
+        "--memory-gb",
+        type=positive("--memory-gb"),
+        default=None,
+        help="memory the solve may use (default 90%% of what is free)",
+    )
     p.add_argument("--backend", default="auto", choices=("auto", "numpy", "torch", "cupy"))
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     p.add_argument("--seed", type=int, default=0)
     add_data_dir(p)
-    p.add_argument("--experiment", default=None, choices=sorted(EXPERIMENTS),
-                   help="run one of Section 5's experiments instead of a single fit")
-    p.add_argument("--quick", action="store_true",
-                   help="--experiment: small sizes (minutes instead of tens of minutes)")
-    p.add_argument("--out", metavar="DIR", default=None,
-                   help="write result JSON and CSV here (experiments: default "
-                   "results/section5/NAME)")
+    p.add_argument(
+        "--experiment",
+        default=None,
+        choices=sorted(EXPERIMENTS),
+        help="run one of Section 5's experiments instead of a single fit",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="--experiment: small sizes (minutes instead of tens of minutes)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="write result JSON and CSV here (experiments: default results/section5/NAME)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=main)
@@ -87,26 +140,37 @@ def _feature_options(args) -> dict:
 def default_bandwidth(kernel, features, bandwidth, dataset="mnist"):
     """The paper leaves the bandwidth open: 5 for the Gaussian on raw MNIST-sized pixels
     (EigenPro's MNIST choice; the median rule gives 5.1 there), else the median rule."""
-    if bandwidth is None and kernel == "gaussian" and features == "raw" \
-            and dataset in ("mnist", "fashion-mnist"):
+    if (
+        bandwidth is None
+        and kernel == "gaussian"
+        and features == "raw"
+        and dataset in ("mnist", "fashion-mnist")
+    ):
         return 5.0
     return bandwidth
 
 
 def main(args) -> int:
     from ..core.files import atomic_write_csv, atomic_write_json  # noqa: PLC0415
-    from ..core.provenance import provenance  # noqa: PLC0415
     from ..core.progress import Progress  # noqa: PLC0415
+    from ..core.provenance import provenance  # noqa: PLC0415
 
     prog = Progress(stream=None if args.quiet else sys.stderr)
     if args.experiment is not None:
         from .experiments import run_experiment  # noqa: PLC0415
 
         out = Path(args.out) if args.out else Path("results") / "section5" / args.experiment
-        result = run_experiment(args.experiment, out=out, quick=args.quick, seed=args.seed,
-                                dataset=None if args.dataset == "mnist" else args.dataset,
-                                data_dir=args.data_dir,
-                                backend=args.backend, device=args.device, progress=prog)
+        result = run_experiment(
+            args.experiment,
+            out=out,
+            quick=args.quick,
+            seed=args.seed,
+            dataset=None if args.dataset == "mnist" else args.dataset,
+            data_dir=args.data_dir,
+            backend=args.backend,
+            device=args.device,
+            progress=prog,
+        )
         if args.json:
             print(json.dumps(result, indent=2, default=str))
         else:
@@ -116,22 +180,36 @@ def main(args) -> int:
         return 0
     from .job import run_kernel  # noqa: PLC0415
 
-    config = dict(dataset=args.dataset, kernel=args.kernel,
-                  bandwidth=default_bandwidth(args.kernel, args.features, args.bandwidth,
-                                              args.dataset),
-                  solver=args.solver, ridge=args.ridge, features=args.features, n=args.n,
-                  n_test=args.n_test, tol=args.tol, max_epochs=args.max_epochs, rank=args.rank,
-                  memory_gb=args.memory_gb, backend=args.backend, device=args.device,
-                  seed=args.seed, feature_options=_feature_options(args))
-    result = run_kernel(**config, data_dir=args.data_dir,
-                        progress=prog)
+    config = dict(
+        dataset=args.dataset,
+        kernel=args.kernel,
+        bandwidth=default_bandwidth(args.kernel, args.features, args.bandwidth, args.dataset),
+        solver=args.solver,
+        ridge=args.ridge,
+        features=args.features,
+        n=args.n,
+        n_test=args.n_test,
+        tol=args.tol,
+        max_epochs=args.max_epochs,
+        rank=args.rank,
+        memory_gb=args.memory_gb,
+        backend=args.backend,
+        device=args.device,
+        seed=args.seed,
+        feature_options=_feature_options(args),
+    )
+    result = run_kernel(**config, data_dir=args.data_dir, progress=prog)
     if args.out:
         out = Path(args.out)
         name = f"kernel_{args.dataset}_{args.features}_{args.kernel}"
-        atomic_write_json(out / f"{name}.json",
-                          {"result": result, "provenance": provenance(result["device"], config)})
-        atomic_write_csv(out / f"{name}.csv",
-                         [{k: v for k, v in result.items() if k not in ("history", "norms")}])
+        atomic_write_json(
+            out / f"{name}.json",
+            {"result": result, "provenance": provenance(result["device"], config)},
+        )
+        atomic_write_csv(
+            out / f"{name}.csv",
+            [{k: v for k, v in result.items() if k not in ("history", "norms")}],
+        )
         atomic_write_csv(out / f"{name}_history.csv", result["history"] or [{}])
     if args.json:
         print(json.dumps(result, default=str))
@@ -143,12 +221,20 @@ def main(args) -> int:
 def format_result(r: dict) -> str:
     """The short table printed by ``fe kernel``."""
     rows = [
-        ("data", f"{r['dataset']}: {r['n_train']:,} train, {r['n_test']:,} test, "
-                 f"{r['features']} features ({r['n_features']:,})"),
+        (
+            "data",
+            f"{r['dataset']}: {r['n_train']:,} train, {r['n_test']:,} test, "
+            f"{r['features']} features ({r['n_features']:,})",
+        ),
         ("kernel", f"{r['kernel']}, bandwidth {r['bandwidth']:.4g}, ridge {r['ridge']:g}"),
         ("solver", f"{r['solver']} ({r['dtype']}; {r['solver_reason']})"),
-        ("iterations", f"{r['epochs']} ({'converged' if r['converged'] else 'budget reached'}, "
-                       f"tol {r['tol']:g})" if r["solver"] != "cholesky" else "exact"),
+        (
+            "iterations",
+            f"{r['epochs']} ({'converged' if r['converged'] else 'budget reached'}, "
+            f"tol {r['tol']:g})"
+            if r["solver"] != "cholesky"
+            else "exact",
+        ),
         ("test error", f"{100 * r['test_error']:.2f}%"),
         ("train error", f"{100 * r['train_error']:.2f}%"),
         ("relative residual |K a - y| / |y|", f"{r['rel_residual']:.2e}"),

@@ -34,9 +34,11 @@ def cu_source_path(name: str = "fused_kernel_matvec") -> Path:
         path = folder / f"{name}.cu"
         if path.exists():
             return path
-    raise FileNotFoundError(f"{name}.cu not found in {here.parents[1] / 'kernels'} or "
-                            f"{here.parents[3] / 'kernels'}; reinstall the package from its "
-                            f"source tree")
+    raise FileNotFoundError(
+        f"{name}.cu not found in {here.parents[1] / 'kernels'} or "
+        f"{here.parents[3] / 'kernels'}; reinstall the package from its "
+        f"source tree"
+    )
 
 
 def _module(name: str = "fused_kernel_matvec"):
@@ -44,8 +46,9 @@ def _module(name: str = "fused_kernel_matvec"):
     if name not in _MODULES:
         import cupy  # noqa: PLC0415 - optional
 
-        _MODULES[name] = cupy.RawModule(code=cu_source_path(name).read_text(),
-                                        options=("--std=c++14",))
+        _MODULES[name] = cupy.RawModule(
+            code=cu_source_path(name).read_text(), options=("--std=c++14",)
+        )
     return _MODULES[name]
 
 
@@ -85,9 +88,11 @@ def fused_kernel_matvec_reference(X, Z, A, *, kernel: Kernel, block: int = 1024)
     zsq = np.einsum("ij,ij->i", Z, Z)
     out = np.empty((X.shape[0], A.shape[1]))
     for i0 in range(0, X.shape[0], block):
-        sq = np.maximum(xsq[i0:i0 + block, None] + zsq[None, :] - 2.0 * X[i0:i0 + block] @ Z.T, 0)
+        sq = np.maximum(
+            xsq[i0 : i0 + block, None] + zsq[None, :] - 2.0 * X[i0 : i0 + block] @ Z.T, 0
+        )
         kv = np.exp(-gamma * (sq if kind == 0 else np.sqrt(sq)))
-        out[i0:i0 + block] = kv @ A
+        out[i0 : i0 + block] = kv @ A
     return out
 
 
@@ -112,8 +117,9 @@ def fused_kernel_matvec(X, Z, A, *, kernel: Kernel, out=None):
     arrays = {"X": X, "Z": Z, "A": A}
     for name, a in arrays.items():
         if not isinstance(a, cupy.ndarray):
-            raise TypeError(f"{name} must be a cupy.ndarray, got {type(a).__name__}; "
-                            f"move it with cupy.asarray")
+            raise TypeError(
+                f"{name} must be a cupy.ndarray, got {type(a).__name__}; move it with cupy.asarray"
+            )
         if a.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
     dtype = X.dtype
@@ -128,7 +134,7 @@ def fused_kernel_matvec(X, Z, A, *, kernel: Kernel, out=None):
         raise ValueError(f"Z must have {d} columns like X, got {Z.shape[1]}")
     if A.shape[0] != m:
         raise ValueError(f"A must have one row per row of Z ({m}), got {A.shape[0]}")
-    if max(n, m, d) >= 2 ** 31:
+    if max(n, m, d) >= 2**31:
         raise ValueError("sizes must be below 2**31 (int32 indices in the kernel)")
     c = A.shape[1]
     X, Z, A = (cupy.ascontiguousarray(a) for a in (X, Z, A))
@@ -145,8 +151,26 @@ def fused_kernel_matvec(X, Z, A, *, kernel: Kernel, out=None):
     block = (TILE, TILE, 1)
     for c0 in range(0, c, CMAX):
         cc = min(CMAX, c - c0)
-        _launch(fn, grid=grid, block=block,
-                args=(X, Z, A, xsq, zsq, out, np.int32(n), np.int32(m), np.int32(d),
-                      np.int32(c), np.int32(c), np.int32(c0), np.int32(cc), scalar(gamma),
-                      np.int32(kind)))
+        _launch(
+            fn,
+            grid=grid,
+            block=block,
+            args=(
+                X,
+                Z,
+                A,
+                xsq,
+                zsq,
+                out,
+                np.int32(n),
+                np.int32(m),
+                np.int32(d),
+                np.int32(c),
+                np.int32(c),
+                np.int32(c0),
+                np.int32(cc),
+                scalar(gamma),
+                np.int32(kind),
+            ),
+        )
     return out

@@ -22,8 +22,15 @@ import math
 
 import numpy as np
 
-__all__ = ["FEATURES", "raw_features", "gabor_filter_bank", "gabor_features",
-           "random_filters", "random_conv_features", "make_features"]
+__all__ = [
+    "FEATURES",
+    "raw_features",
+    "gabor_filter_bank",
+    "gabor_features",
+    "random_filters",
+    "random_conv_features",
+    "make_features",
+]
 
 FEATURES = ("raw", "gabor", "random-conv")
 
@@ -31,8 +38,10 @@ FEATURES = ("raw", "gabor", "random-conv")
 def _check_images(images):
     images = np.asarray(images)
     if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, C, H, W), got {images.shape}; add a "
-                         f"channel axis with images[:, None]")
+        raise ValueError(
+            f"images must have shape (N, C, H, W), got {images.shape}; add a "
+            f"channel axis with images[:, None]"
+        )
     if images.dtype != np.uint8:
         raise TypeError(f"images must be uint8 (0..255), got {images.dtype}")
     return images
@@ -68,23 +77,23 @@ def gabor_filter_bank(size: int, J: int, L: int) -> tuple[np.ndarray, np.ndarray
     if size % 2 != 1:
         raise ValueError(f"size must be odd, got {size}")
     r = size // 2
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float64)
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float64)
     psi = np.empty((J, L, size, size), dtype=np.complex128)
     slant = 4.0 / L
     for j in range(J):
-        sigma = 0.8 * 2 ** j
-        xi = 3.0 * np.pi / 4.0 / 2 ** j
+        sigma = 0.8 * 2**j
+        xi = 3.0 * np.pi / 4.0 / 2**j
         for l in range(L):
             th = np.pi * l / L
             u = np.cos(th) * xx + np.sin(th) * yy
             v = -np.sin(th) * xx + np.cos(th) * yy
-            env = np.exp(-(u ** 2 + (slant * v) ** 2) / (2 * sigma ** 2))
+            env = np.exp(-(u**2 + (slant * v) ** 2) / (2 * sigma**2))
             wave = np.exp(1j * xi * u)
             g = env * wave
             g = g - env * (g.sum() / env.sum())  # Morlet: remove the mean
             psi[j, l] = g / np.abs(g).sum()
-    sigma = 0.8 * 2 ** J
-    phi = np.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2))
+    sigma = 0.8 * 2**J
+    phi = np.exp(-(xx**2 + yy**2) / (2 * sigma**2))
     return psi, phi / phi.sum()
 
 
@@ -92,8 +101,10 @@ def _torch():
     try:
         import torch  # noqa: PLC0415 - optional
     except ImportError:
-        raise ValueError("Gabor and random-conv features need torch; pip install "
-                         "'finite-expressivity[torch]' or use features='raw'") from None
+        raise ValueError(
+            "Gabor and random-conv features need torch; pip install "
+            "'finite-expressivity[torch]' or use features='raw'"
+        ) from None
     return torch
 
 
@@ -115,8 +126,16 @@ def _embed(filters: np.ndarray, P: int) -> np.ndarray:
     return np.roll(out, (-r, -r), axis=(-2, -1))
 
 
-def gabor_features(images, *, J: int = 2, L: int = 8, order: int = 1, batch: int = 1024,
-                   device="auto", progress=None) -> np.ndarray:
+def gabor_features(
+    images,
+    *,
+    J: int = 2,
+    L: int = 8,
+    order: int = 1,
+    batch: int = 1024,
+    device="auto",
+    progress=None,
+) -> np.ndarray:
     """Gabor wavelet-modulus features, low-passed and subsampled by ``2^J``.
 
     Convolutions are products in the Fourier domain on a zero-padded grid large
@@ -150,14 +169,15 @@ def gabor_features(images, *, J: int = 2, L: int = 8, order: int = 1, batch: int
     if J < 1 or L < 1:
         raise ValueError(f"J and L must be >= 1, got J={J}, L={L}")
     dev = _torch_device(device)
-    size = 2 * int(math.ceil(3 * 0.8 * 2 ** J)) + 1
+    size = 2 * int(math.ceil(3 * 0.8 * 2**J)) + 1
     psi, phi = gabor_filter_bank(size, J, L)
     n, c, H, W = images.shape
     P = max(H, W) + size - 1
-    psi_hat = torch.as_tensor(np.fft.fft2(_embed(psi.reshape(J * L, size, size), P)),
-                              dtype=torch.complex64, device=dev)  # (JL, P, P)
+    psi_hat = torch.as_tensor(
+        np.fft.fft2(_embed(psi.reshape(J * L, size, size), P)), dtype=torch.complex64, device=dev
+    )  # (JL, P, P)
     phi_hat = torch.as_tensor(np.fft.fft2(_embed(phi, P)), dtype=torch.complex64, device=dev)
-    step = 2 ** J
+    step = 2**J
 
     def conv(z_hat, f_hat):  # periodic convolution, cropped to the image frame
         return torch.fft.ifft2(z_hat * f_hat)[..., :H, :W]
@@ -170,7 +190,7 @@ def gabor_features(images, *, J: int = 2, L: int = 8, order: int = 1, batch: int
     out = None
     with torch.no_grad():
         for b0 in range(0, n, batch):
-            x = torch.as_tensor(images[b0:b0 + batch], device=dev).float().div_(255.0)
+            x = torch.as_tensor(images[b0 : b0 + batch], device=dev).float().div_(255.0)
             b = x.shape[0]
             xp = torch.zeros((b, c, P, P), device=dev)
             xp[..., :H, :W] = x
@@ -189,14 +209,15 @@ def gabor_features(images, *, J: int = 2, L: int = 8, order: int = 1, batch: int
             f = torch.cat([p_.reshape(b, -1) for p_ in parts], 1)
             if out is None:
                 out = np.empty((n, f.shape[1]), dtype=np.float32)
-            out[b0:b0 + b] = f.cpu().numpy()
+            out[b0 : b0 + b] = f.cpu().numpy()
             if progress is not None:
                 progress(min(b0 + batch, n), n)
     return out
 
 
-def random_filters(n_filters: int, channels: int, size: int,
-                   rng: np.random.Generator) -> np.ndarray:
+def random_filters(
+    n_filters: int, channels: int, size: int, rng: np.random.Generator
+) -> np.ndarray:
     """``n_filters`` zero-mean, unit-norm Gaussian filters ``(F, C, size, size)``, float32."""
     if n_filters < 1 or size < 1:
         raise ValueError(f"n_filters and size must be >= 1, got {n_filters} and {size}")
@@ -206,9 +227,18 @@ def random_filters(n_filters: int, channels: int, size: int,
     return w.astype(np.float32)
 
 
-def random_conv_features(images, *, n_filters: int = 1024, size: int = 5, pool: int = 2,
-                         rng: np.random.Generator, batch: int = 512, filter_batch: int = 4096,
-                         device="auto", progress=None) -> np.ndarray:
+def random_conv_features(
+    images,
+    *,
+    n_filters: int = 1024,
+    size: int = 5,
+    pool: int = 2,
+    rng: np.random.Generator,
+    batch: int = 512,
+    filter_batch: int = 4096,
+    device="auto",
+    progress=None,
+) -> np.ndarray:
     """Random convolutional features: random filters, ReLU, average pooling.
 
     Parameters
@@ -244,22 +274,31 @@ def random_conv_features(images, *, n_filters: int = 1024, size: int = 5, pool: 
     scale = 1.0 / math.sqrt(n_filters)
     with torch.no_grad():
         for b0 in range(0, n, batch):
-            x = torch.as_tensor(images[b0:b0 + batch], device=dev).float()
+            x = torch.as_tensor(images[b0 : b0 + batch], device=dev).float()
             flat = x.reshape(len(x), -1)
-            x = (x - flat.mean(1)[:, None, None, None]) / \
-                flat.std(1).clamp_min(1.0)[:, None, None, None]
+            x = (x - flat.mean(1)[:, None, None, None]) / flat.std(1).clamp_min(1.0)[
+                :, None, None, None
+            ]
             cols = []
             for f0 in range(0, n_filters, filter_batch):
-                z = torch.relu(fn.conv2d(x, w[f0:f0 + filter_batch]))
+                z = torch.relu(fn.conv2d(x, w[f0 : f0 + filter_batch]))
                 cols.append(fn.adaptive_avg_pool2d(z, pool).reshape(len(x), -1))
-            out[b0:b0 + len(x)] = (torch.cat(cols, 1) * scale).cpu().numpy()
+            out[b0 : b0 + len(x)] = (torch.cat(cols, 1) * scale).cpu().numpy()
             if progress is not None:
                 progress(min(b0 + batch, n), n)
     return out
 
 
-def make_features(kind: str, train_images, test_images, *, rng: np.random.Generator,
-                  device="auto", progress=None, **options):
+def make_features(
+    kind: str,
+    train_images,
+    test_images,
+    *,
+    rng: np.random.Generator,
+    device="auto",
+    progress=None,
+    **options,
+):
     """Features of train and test images for ``kind`` in :data:`FEATURES`.
 
     Returns
@@ -280,9 +319,11 @@ def make_features(kind: str, train_images, test_images, *, rng: np.random.Genera
         te = gabor_features(test_images, device=device, **opts)
         return tr, te, 1.0
     opts = {k: options[k] for k in ("n_filters", "size", "pool") if k in options}
-    filt_seed = int(rng.integers(2 ** 63))
-    tr = random_conv_features(train_images, rng=np.random.default_rng(filt_seed), device=device,
-                              progress=progress, **opts)
-    te = random_conv_features(test_images, rng=np.random.default_rng(filt_seed), device=device,
-                              **opts)
+    filt_seed = int(rng.integers(2**63))
+    tr = random_conv_features(
+        train_images, rng=np.random.default_rng(filt_seed), device=device, progress=progress, **opts
+    )
+    te = random_conv_features(
+        test_images, rng=np.random.default_rng(filt_seed), device=device, **opts
+    )
     return tr, te, 1.0

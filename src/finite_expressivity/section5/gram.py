@@ -21,8 +21,15 @@ import numpy as np
 
 from .backend import Backend, get_backend
 
-__all__ = ["Kernel", "KERNELS", "Points", "bandwidth_rule", "kernel_matrix", "kernel_matmul",
-           "rows_per_block"]
+__all__ = [
+    "Kernel",
+    "KERNELS",
+    "Points",
+    "bandwidth_rule",
+    "kernel_matrix",
+    "kernel_matmul",
+    "rows_per_block",
+]
 
 KERNELS = ("gaussian", "laplacian")
 _WORKSPACE = 512 << 20  # default bytes for one block of kernel values
@@ -47,13 +54,19 @@ class Kernel:
         if self.name not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {self.name!r}")
         b = self.bandwidth
-        if isinstance(b, bool) or not isinstance(b, (int, float, np.floating, np.integer)) \
-                or not math.isfinite(float(b)) or float(b) <= 0:
-            raise ValueError(f"bandwidth must be a finite number > 0, got {b!r}; "
-                             f"omit it to use the median rule")
+        if (
+            isinstance(b, bool)
+            or not isinstance(b, (int, float, np.floating, np.integer))
+            or not math.isfinite(float(b))
+            or float(b) <= 0
+        ):
+            raise ValueError(
+                f"bandwidth must be a finite number > 0, got {b!r}; omit it to use the median rule"
+            )
         object.__setattr__(self, "bandwidth", float(b))
-        if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale)
-                and self.scale > 0):
+        if not (
+            isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0
+        ):
             raise ValueError(f"scale must be a finite number > 0, got {self.scale!r}")
         object.__setattr__(self, "scale", float(self.scale))
 
@@ -73,28 +86,32 @@ class Kernel:
         Z = np.asarray(Z, dtype=np.float64) * self.scale
         d2 = ((X[:, None, :] - Z[None, :, :]) ** 2).sum(-1)
         if self.name == "gaussian":
-            return np.exp(-d2 / (2 * self.bandwidth ** 2))
+            return np.exp(-d2 / (2 * self.bandwidth**2))
         return np.exp(-np.sqrt(d2) / self.bandwidth)
 
 
 def _same_width(X, Z):
     if Z is not None and X.shape[1] != Z.shape[1]:
-        raise ValueError(f"X and Z must have the same number of features, got {X.shape[1]} "
-                         f"and {Z.shape[1]}")
+        raise ValueError(
+            f"X and Z must have the same number of features, got {X.shape[1]} and {Z.shape[1]}"
+        )
 
 
 def _as_2d(name, X):
     shape = getattr(X, "shape", None)
     if shape is None or len(shape) != 2:
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape "
-                         f"{shape}; reshape images with X.reshape(len(X), -1)")
+        raise ValueError(
+            f"{name} must be a 2-D array (n_samples, n_features), got shape "
+            f"{shape}; reshape images with X.reshape(len(X), -1)"
+        )
     if shape[0] == 0 or shape[1] == 0:
         raise ValueError(f"{name} must be non-empty, got shape {tuple(shape)}")
     return X
 
 
-def bandwidth_rule(X, kernel: str, *, rng: np.random.Generator, n_sample: int = 2000,
-                   scale: float = 1.0) -> float:
+def bandwidth_rule(
+    X, kernel: str, *, rng: np.random.Generator, n_sample: int = 2000, scale: float = 1.0
+) -> float:
     """Bandwidth from the median pairwise distance of a random subsample.
 
     Parameters
@@ -134,16 +151,22 @@ def rows_per_block(n_cols: int, itemsize: int, workspace: int = _WORKSPACE) -> i
 
 
 def _int_path(X, backend) -> bool:
-    return (isinstance(X, np.ndarray) and X.dtype == np.uint8 and X.shape[1] <= 8192
-            and backend.name == "torch" and not backend.is_gpu)
+    return (
+        isinstance(X, np.ndarray)
+        and X.dtype == np.uint8
+        and X.shape[1] <= 8192
+        and backend.name == "torch"
+        and not backend.is_gpu
+    )
 
 
 def _center(ref, backend):
     """The shift for the float path: the column mean of ``ref`` (None on the integer path)."""
     if _int_path(ref, backend):
         return None
-    return np.asarray(backend.to_numpy(ref) if not isinstance(ref, np.ndarray) else ref,
-                      dtype=np.float64).mean(0)
+    return np.asarray(
+        backend.to_numpy(ref) if not isinstance(ref, np.ndarray) else ref, dtype=np.float64
+    ).mean(0)
 
 
 class Points:
@@ -173,8 +196,11 @@ class Points:
         self.backend = backend
         self.n, self.d = X.shape
         self.dtype = np.dtype(dtype)
-        self.int_mode = bool(exact_int and _int_path(X, backend)  # d <= 8192: int32 exact
-                             and hasattr(backend.xp, "_int_mm"))
+        self.int_mode = bool(
+            exact_int
+            and _int_path(X, backend)  # d <= 8192: int32 exact
+            and hasattr(backend.xp, "_int_mm")
+        )
         if self.int_mode:
             t = backend.xp
             xi = t.from_numpy(X)
@@ -187,12 +213,13 @@ class Points:
             self.x = backend.asarray(X, dtype)
             self.sq = backend.row_sq_norms(self.x)
 
-    def sq_dists_into(self, out, rows, other: "Points", cols=slice(None)):
+    def sq_dists_into(self, out, rows, other: Points, cols=slice(None)):
         """``out = |self[rows] - other[cols]|^2``; ``out`` has this dtype."""
         be = self.backend
         if self.d != other.d:
-            raise ValueError(f"X and Z must have the same number of features, got {self.d} "
-                             f"and {other.d}")
+            raise ValueError(
+                f"X and Z must have the same number of features, got {self.d} and {other.d}"
+            )
         if self.int_mode and other.int_mode:
             t = be.xp
             g = t._int_mm(self.q[rows], other.q[cols].T)  # (b, m) int32, exact
@@ -204,8 +231,18 @@ class Points:
         return be.sq_dists_into(out, self.x[rows], other.x[cols], self.sq[rows], other.sq[cols])
 
 
-def kernel_matrix(X, Z=None, *, kernel: Kernel, dtype="float32", backend=None, out=None,
-                  lower_only: bool = False, max_bytes: int | None = None, progress=None):
+def kernel_matrix(
+    X,
+    Z=None,
+    *,
+    kernel: Kernel,
+    dtype="float32",
+    backend=None,
+    out=None,
+    lower_only: bool = False,
+    max_bytes: int | None = None,
+    progress=None,
+):
     """The kernel matrix ``K[i, j] = k(X_i, Z_j)``, computed in row blocks, in place.
 
     Parameters
@@ -294,8 +331,11 @@ def _mirror_lower(a, backend, tile: int = 1024):
             src = a[i0:i1, j0:j1]
             if j0 == i0:  # diagonal tile: upper part from its own lower part
                 lower = backend.xp.tril(src, -1) if backend.name != "torch" else src.tril(-1)
-                diag = backend.xp.diag(backend.xp.diag(src)) if backend.name != "torch" \
+                diag = (
+                    backend.xp.diag(backend.xp.diag(src))
+                    if backend.name != "torch"
                     else src.diagonal().diag()
+                )
                 src[...] = lower + lower.T + diag
             elif backend.name == "torch":
                 a[j0:j1, i0:i1].copy_(src.T)
@@ -310,8 +350,17 @@ def _fill_diagonal(a, value, backend):
         backend.xp.fill_diagonal(a, value)
 
 
-def kernel_matmul(X, Z, A, *, kernel: Kernel, dtype="float32", backend=None,
-                  workspace: int = _WORKSPACE, progress=None):
+def kernel_matmul(
+    X,
+    Z,
+    A,
+    *,
+    kernel: Kernel,
+    dtype="float32",
+    backend=None,
+    workspace: int = _WORKSPACE,
+    progress=None,
+):
     """``K(X, Z) @ A`` without storing ``K``: one row block of kernel values at a time.
 
     Parameters
@@ -337,8 +386,9 @@ def kernel_matmul(X, Z, A, *, kernel: Kernel, dtype="float32", backend=None,
     _as_2d("Z", Z)
     _same_width(X, Z)
     if A.shape[0] != Z.shape[0]:
-        raise ValueError(f"A must have one row per row of Z ({Z.shape[0]}), got shape "
-                         f"{tuple(A.shape)}")
+        raise ValueError(
+            f"A must have one row per row of Z ({Z.shape[0]}), got shape {tuple(A.shape)}"
+        )
     squeeze = len(A.shape) == 1
     shift = _center(Z, backend)
     P = Points(X, dtype=dtype, backend=backend, shift=shift)

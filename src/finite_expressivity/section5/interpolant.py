@@ -33,11 +33,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..core.progress import Progress
 from .backend import Backend, get_backend
 from .gram import KERNELS, Kernel, bandwidth_rule, kernel_matmul, kernel_matrix
-from ..core.progress import Progress
-from .solvers import (NystromPreconditioner, OnTheFlyKernel, StoredKernel, solve_cholesky,
-                      solve_eigenpro, solve_pcg)
+from .solvers import (
+    NystromPreconditioner,
+    OnTheFlyKernel,
+    StoredKernel,
+    solve_cholesky,
+    solve_eigenpro,
+    solve_pcg,
+)
 
 __all__ = ["KernelInterpolant", "SolverPlan", "plan_solver", "SOLVERS", "one_hot"]
 
@@ -63,8 +69,9 @@ def _extra_bytes(n, d, solver, rank):
     return data
 
 
-def plan_solver(n: int, d: int, *, solver: str = "auto", backend: Backend, memory_bytes: int,
-                rank: int = 1000) -> SolverPlan:
+def plan_solver(
+    n: int, d: int, *, solver: str = "auto", backend: Backend, memory_bytes: int, rank: int = 1000
+) -> SolverPlan:
     """Pick a solver and the precision of ``K`` for ``n`` points within a budget.
 
     Parameters
@@ -98,31 +105,47 @@ def plan_solver(n: int, d: int, *, solver: str = "auto", backend: Backend, memor
         if fits(k64, "cholesky"):
             return SolverPlan("cholesky", "float64", k64, memory_bytes, "forced")
         if fits(k32, "cholesky"):
-            return SolverPlan("cholesky", "float32", k32, memory_bytes,
-                              "forced; float64 K does not fit, float32 does")
+            return SolverPlan(
+                "cholesky",
+                "float32",
+                k32,
+                memory_bytes,
+                "forced; float64 K does not fit, float32 does",
+            )
         raise MemoryError(
             f"solver='cholesky' needs the {n} x {n} kernel matrix: {_gib(k32)} in float32 "
             f"({_gib(k64)} in float64), over the {_gib(memory_bytes)} budget; "
-            f"use solver='eigenpro' (kernel blocks on the fly) or fewer points (--n)")
+            f"use solver='eigenpro' (kernel blocks on the fly) or fewer points (--n)"
+        )
     if solver == "pcg":
         if fits(k32, "pcg"):
             return SolverPlan("pcg", "float32", k32, memory_bytes, "forced")
         raise MemoryError(
             f"solver='pcg' stores the {n} x {n} float32 kernel matrix ({_gib(k32)}) plus "
             f"its preconditioner, over the {_gib(memory_bytes)} budget; use "
-            f"solver='eigenpro' (kernel blocks on the fly) or fewer points (--n)")
+            f"solver='eigenpro' (kernel blocks on the fly) or fewer points (--n)"
+        )
     if solver == "eigenpro":
         return SolverPlan("eigenpro", "float32", 0, memory_bytes, "forced")
     if fits(k64, "cholesky") and (backend.is_gpu or n <= CPU_CHOLESKY_MAX_N):
         where = "on the GPU" if backend.is_gpu else f"n <= {CPU_CHOLESKY_MAX_N} on the CPU"
-        return SolverPlan("cholesky", "float64", k64, memory_bytes,
-                          f"float64 K fits and {where}")
+        return SolverPlan("cholesky", "float64", k64, memory_bytes, f"float64 K fits and {where}")
     if fits(k32, "pcg"):
-        return SolverPlan("pcg", "float32", k32, memory_bytes,
-                          "float32 K fits; an exact factorization would be slower")
-    return SolverPlan("eigenpro", "float32", 0, memory_bytes,
-                      f"float32 K ({_gib(k32)}) does not fit the "
-                      f"{_gib(memory_bytes)} budget: kernel blocks on the fly")
+        return SolverPlan(
+            "pcg",
+            "float32",
+            k32,
+            memory_bytes,
+            "float32 K fits; an exact factorization would be slower",
+        )
+    return SolverPlan(
+        "eigenpro",
+        "float32",
+        0,
+        memory_bytes,
+        f"float32 K ({_gib(k32)}) does not fit the "
+        f"{_gib(memory_bytes)} budget: kernel blocks on the fly",
+    )
 
 
 def _gib(nbytes) -> str:
@@ -133,11 +156,14 @@ def one_hot(labels, n_classes: int) -> np.ndarray:
     """``(n, n_classes)`` float64 one-hot targets from integer labels."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D integer array, got shape {labels.shape} and "
-                         f"dtype {labels.dtype}")
+        raise ValueError(
+            f"labels must be a 1-D integer array, got shape {labels.shape} and dtype {labels.dtype}"
+        )
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in 0..{n_classes - 1}, got range "
-                         f"{labels.min()}..{labels.max()}; pass n_classes")
+        raise ValueError(
+            f"labels must lie in 0..{n_classes - 1}, got range "
+            f"{labels.min()}..{labels.max()}; pass n_classes"
+        )
     Y = np.zeros((labels.size, n_classes))
     Y[np.arange(labels.size), labels] = 1.0
     return Y
@@ -194,9 +220,24 @@ class KernelInterpolant:
         (the paper does not say which of the two it reports).
     """
 
-    def __init__(self, kernel="gaussian", bandwidth=None, *, ridge=0.0, solver="auto",
-                 tol=5e-2, max_epochs=None, rank=1000, top_q=160, memory_gb=None,
-                 input_scale=1.0, backend="auto", device="auto", seed=0, progress=None):
+    def __init__(
+        self,
+        kernel="gaussian",
+        bandwidth=None,
+        *,
+        ridge=0.0,
+        solver="auto",
+        tol=5e-2,
+        max_epochs=None,
+        rank=1000,
+        top_q=160,
+        memory_gb=None,
+        input_scale=1.0,
+        backend="auto",
+        device="auto",
+        seed=0,
+        progress=None,
+    ):
         self.kernel = kernel
         self.bandwidth = bandwidth
         self.ridge = ridge
@@ -218,8 +259,12 @@ class KernelInterpolant:
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         r = self.ridge
-        if isinstance(r, bool) or not isinstance(r, (int, float, np.floating, np.integer)) \
-                or not np.isfinite(r) or r < 0:
+        if (
+            isinstance(r, bool)
+            or not isinstance(r, (int, float, np.floating, np.integer))
+            or not np.isfinite(r)
+            or r < 0
+        ):
             raise ValueError(f"ridge must be a finite number >= 0, got {r!r}")
         if not (isinstance(self.tol, (int, float)) and self.tol > 0):
             raise ValueError(f"tol must be a number > 0, got {self.tol!r}")
@@ -246,8 +291,10 @@ class KernelInterpolant:
         prog = self.progress or Progress(stream=None)
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] < 2:
-            raise ValueError(f"X must be 2-D with at least 2 rows, got shape {X.shape}; "
-                             f"reshape images with X.reshape(len(X), -1)")
+            raise ValueError(
+                f"X must be 2-D with at least 2 rows, got shape {X.shape}; "
+                f"reshape images with X.reshape(len(X), -1)"
+            )
         if not np.isfinite(X.sum(dtype=np.float64)):
             raise ValueError("X contains NaN or inf; remove or impute those rows")
         y = np.asarray(y)
@@ -264,59 +311,99 @@ class KernelInterpolant:
         self.backend_ = be
         n, d = X.shape
         budget = int(self.memory_gb * 2**30) if self.memory_gb else int(0.9 * be.memory_bytes())
-        self.plan_ = plan = plan_solver(n, d, solver=self.solver, backend=be,
-                                        memory_bytes=budget, rank=self.rank)
+        self.plan_ = plan = plan_solver(
+            n, d, solver=self.solver, backend=be, memory_bytes=budget, rank=self.rank
+        )
         with prog.stage("bandwidth"):
-            self.bandwidth_ = float(self.bandwidth) if self.bandwidth is not None else \
-                bandwidth_rule(X, self.kernel, rng=rng, scale=self.input_scale)
+            self.bandwidth_ = (
+                float(self.bandwidth)
+                if self.bandwidth is not None
+                else bandwidth_rule(X, self.kernel, rng=rng, scale=self.input_scale)
+            )
         kern = Kernel(self.kernel, self.bandwidth_, scale=self.input_scale)
         self.kernel_ = kern
         dtype = np.dtype(plan.dtype)
-        self.X_fit_ = X if X.dtype == np.uint8 else \
-            X.astype(np.float32 if dtype == np.float32 else np.float64, copy=False)
+        self.X_fit_ = (
+            X
+            if X.dtype == np.uint8
+            else X.astype(np.float32 if dtype == np.float32 else np.float64, copy=False)
+        )
         Yb = be.asarray(Y, np.float64)
         ridge = float(self.ridge)
 
         def on_epoch(ep):
-            prog.message(f"epoch {ep.epoch}: train error {ep.train_error:.4%}, "
-                         f"relative residual {ep.rel_residual:.2e}, {ep.seconds:.1f} s")
+            prog.message(
+                f"epoch {ep.epoch}: train error {ep.train_error:.4%}, "
+                f"relative residual {ep.rel_residual:.2e}, {ep.seconds:.1f} s"
+            )
 
         if plan.solver == "cholesky":
             with prog.stage("kernel matrix"):
-                K = kernel_matrix(self.X_fit_, kernel=kern, dtype=dtype, backend=be,
-                                  lower_only=True, progress=prog.update)
+                K = kernel_matrix(
+                    self.X_fit_,
+                    kernel=kern,
+                    dtype=dtype,
+                    backend=be,
+                    lower_only=True,
+                    progress=prog.update,
+                )
             with prog.stage("solve"):
                 alpha, report = solve_cholesky(K, Yb, ridge=ridge, backend=be)
                 del K
             with prog.stage("train residual"):
-                KA = be.astype(kernel_matmul(self.X_fit_, self.X_fit_, alpha, kernel=kern,
-                                             dtype=dtype, backend=be), np.float64)
+                KA = be.astype(
+                    kernel_matmul(
+                        self.X_fit_, self.X_fit_, alpha, kernel=kern, dtype=dtype, backend=be
+                    ),
+                    np.float64,
+                )
         elif plan.solver == "pcg":
             with prog.stage("kernel matrix"):
-                K = kernel_matrix(self.X_fit_, kernel=kern, dtype=dtype, backend=be,
-                                  progress=prog.update)
+                K = kernel_matrix(
+                    self.X_fit_, kernel=kern, dtype=dtype, backend=be, progress=prog.update
+                )
             op = StoredKernel(K, be)
             with prog.stage("preconditioner"):
-                pre = NystromPreconditioner(op, rank=self.rank, landmarks=2 * self.rank,
-                                            mu=ridge, rng=rng)
+                pre = NystromPreconditioner(
+                    op, rank=self.rank, landmarks=2 * self.rank, mu=ridge, rng=rng
+                )
             with prog.stage("solve"):
-                alpha, report = solve_pcg(op, Yb, ridge=ridge, precond=pre, labels=labels,
-                                          tol=self.tol, max_epochs=self.max_epochs or 60,
-                                          callback=on_epoch)
+                alpha, report = solve_pcg(
+                    op,
+                    Yb,
+                    ridge=ridge,
+                    precond=pre,
+                    labels=labels,
+                    tol=self.tol,
+                    max_epochs=self.max_epochs or 60,
+                    callback=on_epoch,
+                )
                 report.notes.update(rank=pre.rank, landmarks=pre.landmarks)
                 del pre
             with prog.stage("train residual"):
                 KA = op.matmul(alpha)
             del op, K
         else:
-            op = OnTheFlyKernel(self.X_fit_, kern, be, dtype=dtype,
-                                workspace=min(1 << 30, max(budget // 8, 64 << 20)))
+            op = OnTheFlyKernel(
+                self.X_fit_,
+                kern,
+                be,
+                dtype=dtype,
+                workspace=min(1 << 30, max(budget // 8, 64 << 20)),
+            )
             with prog.stage("solve"):
-                alpha, report = solve_eigenpro(op, Yb, ridge=ridge, labels=labels, rng=rng,
-                                               top_q=self.top_q, tol=self.tol,
-                                               max_epochs=self.max_epochs or 20,
-                                               max_batch=max(256, min(4096, budget // (8 * n))),
-                                               callback=on_epoch)
+                alpha, report = solve_eigenpro(
+                    op,
+                    Yb,
+                    ridge=ridge,
+                    labels=labels,
+                    rng=rng,
+                    top_q=self.top_q,
+                    tol=self.tol,
+                    max_epochs=self.max_epochs or 20,
+                    max_batch=max(256, min(4096, budget // (8 * n))),
+                    callback=on_epoch,
+                )
             with prog.stage("train residual"):
                 KA = op.matmul(alpha)
             del op
@@ -326,11 +413,12 @@ class KernelInterpolant:
         self.alpha_ = A
         R = KA + ridge * A - Y
         self.rel_residual_ = float(np.linalg.norm(R) / np.linalg.norm(Y))
-        self.train_error_ = float(np.mean(KA.argmax(1) != labels)) if labels is not None \
-            else float("nan")
+        self.train_error_ = (
+            float(np.mean(KA.argmax(1) != labels)) if labels is not None else float("nan")
+        )
         self.norms_ = np.sqrt(np.maximum((A * KA).sum(0), 0.0))
         self.norm_ = float(self.norms_.sum())
-        self.norm_rss_ = float(np.sqrt((self.norms_ ** 2).sum()))
+        self.norm_rss_ = float(np.sqrt((self.norms_**2).sum()))
         return self
 
     def decision_function(self, X, *, dtype=None):
@@ -341,12 +429,21 @@ class KernelInterpolant:
         if X.ndim != 2 or X.shape[1] != self.X_fit_.shape[1]:
             raise ValueError(f"X must have shape (m, {self.X_fit_.shape[1]}), got {X.shape}")
         if (X.dtype == np.uint8) != (self.X_fit_.dtype == np.uint8):
-            raise ValueError(f"X has dtype {X.dtype} but the model was fitted on "
-                             f"{self.X_fit_.dtype}; pass the same kind of features")
+            raise ValueError(
+                f"X has dtype {X.dtype} but the model was fitted on "
+                f"{self.X_fit_.dtype}; pass the same kind of features"
+            )
         dtype = np.dtype(dtype or self.plan_.dtype)
         prog = self.progress or Progress(stream=None)
-        out = kernel_matmul(X, self.X_fit_, self.alpha_, kernel=self.kernel_, dtype=dtype,
-                            backend=self.backend_, progress=prog.update)
+        out = kernel_matmul(
+            X,
+            self.X_fit_,
+            self.alpha_,
+            kernel=self.kernel_,
+            dtype=dtype,
+            backend=self.backend_,
+            progress=prog.update,
+        )
         return np.asarray(self.backend_.to_numpy(out), dtype=np.float64)
 
     def predict(self, X):
@@ -357,11 +454,21 @@ class KernelInterpolant:
         """The fit as a flat dict (for JSON)."""
         rep = self.report_
         return {
-            "kernel": self.kernel, "bandwidth": self.bandwidth_, "ridge": float(self.ridge),
-            "solver": rep.solver, "solver_reason": self.plan_.reason, "dtype": rep.dtype,
-            "converged": rep.converged, "epochs": len(rep.epochs),
-            "train_error": self.train_error_, "rel_residual": self.rel_residual_,
-            "norm": self.norm_, "norm_rss": self.norm_rss_, "norms": self.norms_.tolist(),
-            "history": [asdict(e) for e in rep.epochs], "solver_notes": rep.notes,
-            "backend": self.backend_.name, "device": self.backend_.device,
+            "kernel": self.kernel,
+            "bandwidth": self.bandwidth_,
+            "ridge": float(self.ridge),
+            "solver": rep.solver,
+            "solver_reason": self.plan_.reason,
+            "dtype": rep.dtype,
+            "converged": rep.converged,
+            "epochs": len(rep.epochs),
+            "train_error": self.train_error_,
+            "rel_residual": self.rel_residual_,
+            "norm": self.norm_,
+            "norm_rss": self.norm_rss_,
+            "norms": self.norms_.tolist(),
+            "history": [asdict(e) for e in rep.epochs],
+            "solver_notes": rep.notes,
+            "backend": self.backend_.name,
+            "device": self.backend_.device,
         }

@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 
+from ..core.progress import Progress, peak_memory_gb
 from .features import FEATURES, make_features
 from .interpolant import KernelInterpolant
-from ..core.progress import Progress, peak_memory_gb
 
 __all__ = ["DATASETS", "run_kernel"]
 
@@ -36,11 +36,29 @@ def _subset(n, total, name):
     return int(min(n, total))
 
 
-def run_kernel(*, dataset="mnist", kernel="gaussian", bandwidth=None, solver="auto", ridge=0.0,
-               features="raw", n=None, n_test=None, tol=5e-2, max_epochs=None, rank=1000,
-               memory_gb=None, backend="auto", device="auto", seed=0, labels=None,
-               feature_options=None, data_dir=None, progress=None,
-               images=None) -> dict:
+def run_kernel(
+    *,
+    dataset="mnist",
+    kernel="gaussian",
+    bandwidth=None,
+    solver="auto",
+    ridge=0.0,
+    features="raw",
+    n=None,
+    n_test=None,
+    tol=5e-2,
+    max_epochs=None,
+    rank=1000,
+    memory_gb=None,
+    backend="auto",
+    device="auto",
+    seed=0,
+    labels=None,
+    feature_options=None,
+    data_dir=None,
+    progress=None,
+    images=None,
+) -> dict:
     """Fit the minimum-norm kernel interpolant and evaluate it.
 
     Parameters
@@ -79,13 +97,30 @@ def run_kernel(*, dataset="mnist", kernel="gaussian", bandwidth=None, solver="au
     y = ds.train_labels[:n] if labels is None else np.asarray(labels)[:n]
     rng = np.random.default_rng(seed)
     with prog.stage("features"):
-        Xtr, Xte, scale = make_features(features, ds.train_images[:n], ds.test_images[:n_test],
-                                        rng=rng, device="cpu" if device == "cpu" else "auto",
-                                        progress=prog.update, **(feature_options or {}))
-    model = KernelInterpolant(kernel, bandwidth, ridge=ridge, solver=solver, tol=tol,
-                              max_epochs=max_epochs, rank=rank, memory_gb=memory_gb,
-                              input_scale=scale, backend=backend, device=device, seed=seed,
-                              progress=prog)
+        Xtr, Xte, scale = make_features(
+            features,
+            ds.train_images[:n],
+            ds.test_images[:n_test],
+            rng=rng,
+            device="cpu" if device == "cpu" else "auto",
+            progress=prog.update,
+            **(feature_options or {}),
+        )
+    model = KernelInterpolant(
+        kernel,
+        bandwidth,
+        ridge=ridge,
+        solver=solver,
+        tol=tol,
+        max_epochs=max_epochs,
+        rank=rank,
+        memory_gb=memory_gb,
+        input_scale=scale,
+        backend=backend,
+        device=device,
+        seed=seed,
+        progress=prog,
+    )
     model.fit(Xtr, y, n_classes=ds.n_classes)
     with prog.stage("predict"):
         pred = model.predict(Xte)
@@ -93,18 +128,37 @@ def run_kernel(*, dataset="mnist", kernel="gaussian", bandwidth=None, solver="au
     s = model.summary()
     peak = peak_memory_gb(model.backend_)
     out = {
-        "dataset": dataset, "n_train": n, "n_test": n_test, "n_features": int(Xtr.shape[1]),
-        "kernel": kernel, "bandwidth": s["bandwidth"], "solver": s["solver"],
-        "solver_reason": s["solver_reason"], "dtype": s["dtype"], "ridge": float(ridge),
-        "features": features, "feature_options": feature_options or {},
-        "train_error": s["train_error"], "test_error": test_error, "norm": s["norm"],
-        "norm_rss": s["norm_rss"], "norms": s["norms"], "rel_residual": s["rel_residual"],
-        "epochs": s["epochs"], "converged": s["converged"], "tol": tol, "seed": seed,
-        "backend": s["backend"], "device": s["device"],
-        "seconds": {**{k: round(v, 3) for k, v in prog.seconds.items()},
-                    "total": round(time.perf_counter() - t0, 3)},
+        "dataset": dataset,
+        "n_train": n,
+        "n_test": n_test,
+        "n_features": int(Xtr.shape[1]),
+        "kernel": kernel,
+        "bandwidth": s["bandwidth"],
+        "solver": s["solver"],
+        "solver_reason": s["solver_reason"],
+        "dtype": s["dtype"],
+        "ridge": float(ridge),
+        "features": features,
+        "feature_options": feature_options or {},
+        "train_error": s["train_error"],
+        "test_error": test_error,
+        "norm": s["norm"],
+        "norm_rss": s["norm_rss"],
+        "norms": s["norms"],
+        "rel_residual": s["rel_residual"],
+        "epochs": s["epochs"],
+        "converged": s["converged"],
+        "tol": tol,
+        "seed": seed,
+        "backend": s["backend"],
+        "device": s["device"],
+        "seconds": {
+            **{k: round(v, 3) for k, v in prog.seconds.items()},
+            "total": round(time.perf_counter() - t0, 3),
+        },
         "peak_memory_gb": round(max(peak.values()), 3),
         "peak_memory": {k: round(v, 3) for k, v in peak.items()},
-        "history": s["history"], "solver_notes": s["solver_notes"],
+        "history": s["history"],
+        "solver_notes": s["solver_notes"],
     }
     return out

@@ -72,7 +72,7 @@ def blocked_cholesky(a: np.ndarray, block: int = 2048, progress=None) -> np.ndar
         # trailing update of the lower triangle, one row band at a time
         for r in range(e, n, block):
             re = min(r + block, n)
-            a[r:re, e:re] -= panel[r - e:re - e] @ panel[:re - e].T
+            a[r:re, e:re] -= panel[r - e : re - e] @ panel[: re - e].T
         if progress is not None:
             progress(e, n)
     return a

@@ -29,8 +29,10 @@ def _check(X, y):
         raise ValueError(f"X must be 2-D (n, d), got shape {X.shape}")
     n, d = X.shape
     if n > d:
-        raise ValueError(f"X must have n <= d for an interpolating linear model, got n={n} > "
-                         f"d={d}; use fewer points or more features")
+        raise ValueError(
+            f"X must have n <= d for an interpolating linear model, got n={n} > "
+            f"d={d}; use fewer points or more features"
+        )
     if y.shape[0] != n or y.ndim not in (1, 2):
         raise ValueError(f"y must have shape ({n},) or ({n}, c), got {y.shape}")
     if not (np.isfinite(X.sum()) and np.isfinite(y.sum())):
@@ -60,8 +62,10 @@ def min_norm_solution(X, y) -> np.ndarray:
     try:
         c = sla.cho_factor(G, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
-        raise np.linalg.LinAlgError("X X^T is not positive definite: the rows of X are linearly "
-                                    "dependent; drop duplicated rows") from None
+        raise np.linalg.LinAlgError(
+            "X X^T is not positive definite: the rows of X are linearly "
+            "dependent; drop duplicated rows"
+        ) from None
     return X.T @ sla.cho_solve(c, y, check_finite=False)
 
 
@@ -75,8 +79,18 @@ class SGDTrace:
     off_span: list = field(default_factory=list)  # |(I - P) w| / |w*|
 
 
-def sgd_least_squares(X, y, *, epochs: int, rng: np.random.Generator, lr=None, batch: int = 1,
-                      w0=None, w_star=None, record_every: int = 1):
+def sgd_least_squares(
+    X,
+    y,
+    *,
+    epochs: int,
+    rng: np.random.Generator,
+    lr=None,
+    batch: int = 1,
+    w0=None,
+    w_star=None,
+    record_every: int = 1,
+):
     """Plain SGD on ``(1/2) |X w - y|^2``, in float64.
 
     Parameters
@@ -136,7 +150,7 @@ def sgd_least_squares(X, y, *, epochs: int, rng: np.random.Generator, lr=None, b
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         for b0 in range(0, n, batch):
-            idx = order[b0:b0 + batch]
+            idx = order[b0 : b0 + batch]
             xb = X[idx]
             g = xb @ w - y[idx]  # (b,) or (b, c)
             w -= step * (xb.T @ g)

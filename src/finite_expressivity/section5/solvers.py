@@ -26,8 +26,16 @@ import numpy as np
 from .backend import Backend
 from .gram import Kernel, Points, _center, rows_per_block
 
-__all__ = ["Epoch", "SolveReport", "StoredKernel", "OnTheFlyKernel", "NystromPreconditioner",
-           "solve_cholesky", "solve_pcg", "solve_eigenpro"]
+__all__ = [
+    "Epoch",
+    "SolveReport",
+    "StoredKernel",
+    "OnTheFlyKernel",
+    "NystromPreconditioner",
+    "solve_cholesky",
+    "solve_pcg",
+    "solve_eigenpro",
+]
 
 
 @dataclass
@@ -100,8 +108,15 @@ class OnTheFlyKernel:
         (``kernels/fused_kernel_matvec.cu``) instead of GEMM-built blocks.
     """
 
-    def __init__(self, X, kernel: Kernel, backend: Backend, dtype="float32",
-                 workspace: int = 1 << 30, fused: bool = False):
+    def __init__(
+        self,
+        X,
+        kernel: Kernel,
+        backend: Backend,
+        dtype="float32",
+        workspace: int = 1 << 30,
+        fused: bool = False,
+    ):
         if fused and backend.name != "cupy":
             raise ValueError(f"fused=True needs the CuPy backend, got {backend.name!r}")
         self.fused = fused
@@ -244,16 +259,27 @@ class NystromPreconditioner:
         be = self.backend
         U = self.U
         UR = be.astype(be.matmul(U.T, be.astype(R, U.dtype)), np.float64)  # (r, c)
-        return R + be.astype(be.matmul(U, be.astype(self._scale[:, None] * UR, U.dtype)),
-                             np.float64)
+        return R + be.astype(
+            be.matmul(U, be.astype(self._scale[:, None] * UR, U.dtype)), np.float64
+        )
 
 
 def _safe_div(xp, num, den):
     return xp.where(den > 0, num / xp.where(den > 0, den, 1.0), 0.0 * num)
 
 
-def solve_pcg(op, Y, *, ridge: float = 0.0, precond=None, labels=None, tol: float = 1e-3,
-              max_epochs: int = 100, method: str = "cr", callback=None):
+def solve_pcg(
+    op,
+    Y,
+    *,
+    ridge: float = 0.0,
+    precond=None,
+    labels=None,
+    tol: float = 1e-3,
+    max_epochs: int = 100,
+    method: str = "cr",
+    callback=None,
+):
     """Preconditioned Krylov iterations for ``(K + ridge I) alpha = Y``, one per column.
 
     Parameters
@@ -330,10 +356,18 @@ def solve_pcg(op, Y, *, ridge: float = 0.0, precond=None, labels=None, tol: floa
             KP = KZ + beta * KP
             zkz = zkz_new
         rel = float((R * R).sum()) ** 0.5 / ynorm
-        err = _train_error(be.to_numpy(Y - R - ridge * alpha), labels) if labels is not None \
+        err = (
+            _train_error(be.to_numpy(Y - R - ridge * alpha), labels)
+            if labels is not None
             else float("nan")
-        if _end_epoch(report, Epoch(it, err, rel, time.perf_counter() - t0), callback,
-                      tol=tol, interpolating=labels is not None and ridge == 0):
+        )
+        if _end_epoch(
+            report,
+            Epoch(it, err, rel, time.perf_counter() - t0),
+            callback,
+            tol=tol,
+            interpolating=labels is not None and ridge == 0,
+        ):
             break
     return alpha, report
 
@@ -349,10 +383,21 @@ def _end_epoch(report, ep, callback, *, tol: float, interpolating: bool) -> bool
 
 
 # ------------------------------------------------------------------------- EigenPro
-def solve_eigenpro(op, Y, *, ridge: float = 0.0, labels=None, rng: np.random.Generator,
-                   top_q: int = 160, subsample: int = 4000, batch: int | None = None,
-                   max_batch: int | None = None, tol: float = 1e-3, max_epochs: int = 20,
-                   callback=None):
+def solve_eigenpro(
+    op,
+    Y,
+    *,
+    ridge: float = 0.0,
+    labels=None,
+    rng: np.random.Generator,
+    top_q: int = 160,
+    subsample: int = 4000,
+    batch: int | None = None,
+    max_batch: int | None = None,
+    tol: float = 1e-3,
+    max_epochs: int = 20,
+    callback=None,
+):
     """EigenPro 2: preconditioned mini-batch iterations, kernel blocks on the fly.
 
     Parameters
@@ -382,7 +427,6 @@ def solve_eigenpro(op, Y, *, ridge: float = 0.0, labels=None, rng: np.random.Gen
     report : SolveReport
     """
     be = op.backend
-    xp = be.xp
     n = op.n
     t0 = time.perf_counter()
     report = SolveReport(solver="eigenpro", dtype=str(op.dtype))
@@ -402,15 +446,16 @@ def solve_eigenpro(op, Y, *, ridge: float = 0.0, labels=None, rng: np.random.Gen
     max_batch = 4096 if max_batch is None else int(max_batch)
     m = int(min(batch or m_crit, max_batch, n))
     eta = m / (beta + (m - 1) * lam_new)
-    report.notes.update(top_q=q, subsample=s, batch=m, critical_batch=m_crit, step=eta,
-                        lambda_q1=float(lam_new))
+    report.notes.update(
+        top_q=q, subsample=s, batch=m, critical_batch=m_crit, step=eta, lambda_q1=float(lam_new)
+    )
     alpha = be.zeros(tuple(Y.shape), np.float64)
     ynorm = float((Y * Y).sum()) ** 0.5
     for epoch in range(1, max_epochs + 1):
         order = rng.permutation(n)
         sq_res, wrong = 0.0, 0
         for b0 in range(0, n, m):
-            bidx = np.sort(order[b0:b0 + m])
+            bidx = np.sort(order[b0 : b0 + m])
             bb = be.asarray(bidx)
             Kb = op.rows(bb)  # (m, n)
             g = be.astype(be.matmul(Kb, be.astype(alpha, op.dtype)), np.float64) - Y[bb]
@@ -424,9 +469,14 @@ def solve_eigenpro(op, Y, *, ridge: float = 0.0, labels=None, rng: np.random.Gen
             kbs = be.astype(Kb[:, bs], np.float64)  # (m, s) = K(B, S)
             corr = be.matmul(Vq, D[:, None] * be.matmul(Vq.T, be.matmul(kbs.T, g)))
             alpha[bs] += lr * corr
-        rel = sq_res ** 0.5 / ynorm
+        rel = sq_res**0.5 / ynorm
         err = wrong / n if labels is not None else float("nan")
-        if _end_epoch(report, Epoch(epoch, err, rel, time.perf_counter() - t0), callback,
-                      tol=tol, interpolating=labels is not None and ridge == 0):
+        if _end_epoch(
+            report,
+            Epoch(epoch, err, rel, time.perf_counter() - t0),
+            callback,
+            tol=tol,
+            interpolating=labels is not None and ridge == 0,
+        ):
             break
     return alpha, report

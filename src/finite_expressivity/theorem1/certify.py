@@ -20,11 +20,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .exact import exact_slices, plan_slices, to_dyadic_ints
 from ..core.validation import check_labels, check_points, namespace, to_numpy
+from .exact import exact_slices, plan_slices, to_dyadic_ints
 
-__all__ = ["Certificate", "Diagnostics", "Projections", "certify", "diagnose", "exact_outputs",
-           "exact_projections"]
+__all__ = [
+    "Certificate",
+    "Diagnostics",
+    "Projections",
+    "certify",
+    "diagnose",
+    "exact_outputs",
+    "exact_projections",
+]
 
 _LIMB = 20  # bits of a per exact pass
 
@@ -110,8 +117,10 @@ def exact_projections(X: np.ndarray, a: np.ndarray) -> Projections:
     xmax = float(np.max(np.abs(X))) if X.size else 0.0
     terms = []  # (float slice, extra power of two)
     for t in range(max(1, math.ceil(top / _LIMB))):
-        limb = np.array([(abs(int(v)) >> (_LIMB * t)) % (1 << _LIMB) * (1 if v >= 0 else -1) for v in A],
-                        dtype=np.float64)
+        limb = np.array(
+            [(abs(int(v)) >> (_LIMB * t)) % (1 << _LIMB) * (1 if v >= 0 else -1) for v in A],
+            dtype=np.float64,
+        )
         if not np.any(limb):
             continue
         plan = plan_slices(xmax, d, _LIMB, n=n)
@@ -129,7 +138,9 @@ def exact_projections(X: np.ndarray, a: np.ndarray) -> Projections:
     return Projections(Z, E, approx)
 
 
-def _count_below(b_sorted: np.ndarray, b_int: np.ndarray, z_int: np.ndarray, z_approx: np.ndarray) -> np.ndarray:
+def _count_below(
+    b_sorted: np.ndarray, b_int: np.ndarray, z_int: np.ndarray, z_approx: np.ndarray
+) -> np.ndarray:
     """For each point, the number of biases strictly below its exact projection."""
     nb = b_sorted.shape[0]
     k = np.searchsorted(b_sorted, z_approx, side="left")
@@ -192,7 +203,9 @@ def exact_outputs(net, X: np.ndarray, projections: Projections | None = None):
     return C, E
 
 
-def certify(net, X, y, *, tol: float | None = None, projections: Projections | None = None) -> Certificate:
+def certify(
+    net, X, y, *, tol: float | None = None, projections: Projections | None = None
+) -> Certificate:
     """Evaluate the stored network exactly at every training point.
 
     Parameters
@@ -215,7 +228,9 @@ def certify(net, X, y, *, tol: float | None = None, projections: Projections | N
     if X.shape[1] != net.d:
         raise ValueError(f"X has {X.shape[1]} coordinates but the network expects d={net.d}")
     if (1 if y.ndim == 1 else y.shape[1]) != net.n_outputs:
-        raise ValueError(f"y has {1 if y.ndim == 1 else y.shape[1]} outputs but the network has {net.n_outputs}")
+        raise ValueError(
+            f"y has {1 if y.ndim == 1 else y.shape[1]} outputs but the network has {net.n_outputs}"
+        )
     tol = _default_tol(y) if tol is None else float(tol)
     if not tol >= 0:
         raise ValueError(f"tol must be a non-negative number, got {tol}")

@@ -41,13 +41,39 @@ from hypothesis import strategies as st
 from .certify import certify, exact_projections
 from .construction import fit as default_fit
 
-__all__ = ["FAMILIES", "PROPERTIES", "LABELS", "datasets", "check_example", "run_check", "CheckReport"]
+__all__ = [
+    "FAMILIES",
+    "PROPERTIES",
+    "LABELS",
+    "datasets",
+    "check_example",
+    "run_check",
+    "CheckReport",
+]
 
-FAMILIES = ("gaussian", "uniform", "single-point", "one-dimensional", "wide", "subspace", "integer-grid",
-            "clusters", "near-duplicates", "huge-scale", "tiny-scale", "duplicates")
+FAMILIES = (
+    "gaussian",
+    "uniform",
+    "single-point",
+    "one-dimensional",
+    "wide",
+    "subspace",
+    "integer-grid",
+    "clusters",
+    "near-duplicates",
+    "huge-scale",
+    "tiny-scale",
+    "duplicates",
+)
 LABELS = ("real", "binary", "one-hot")
-PROPERTIES = ("param_count", "certificate_holds", "triangular_and_lemma1", "permutation_invariance",
-              "conflicting_duplicates_refused", "depth_k_equals_two_layer")
+PROPERTIES = (
+    "param_count",
+    "certificate_holds",
+    "triangular_and_lemma1",
+    "permutation_invariance",
+    "conflicting_duplicates_refused",
+    "depth_k_equals_two_layer",
+)
 
 
 @dataclass
@@ -127,7 +153,9 @@ def datasets(draw, families=FAMILIES, labels=LABELS, max_n: int = 40, max_d: int
     max_n, max_d : int
         Size bounds (the wide family adds columns beyond ``max_d``).
     """
-    fam = draw(families if isinstance(families, st.SearchStrategy) else st.sampled_from(list(families)))
+    fam = draw(
+        families if isinstance(families, st.SearchStrategy) else st.sampled_from(list(families))
+    )
     lab = draw(labels if isinstance(labels, st.SearchStrategy) else st.sampled_from(list(labels)))
     for name, value, allowed in (("family", fam, FAMILIES), ("labels", lab, LABELS)):
         if value not in allowed:
@@ -157,19 +185,28 @@ def check_example(ex: Example, fit=default_fit) -> None:
     n, d = X.shape
     k = 1 if y.ndim == 1 else y.shape[1]
     net = fit(X, y, seed=ex.seed)
-    _expect("param_count", net.n_params == d + n + n * k, f"{net.n_params} weights, expected {d + n + n * k}")
+    _expect(
+        "param_count",
+        net.n_params == d + n + n * k,
+        f"{net.n_params} weights, expected {d + n + n * k}",
+    )
 
     cert = certify(net, X, y)
     limit = float(net.info.get("float64_limit", 0.0))
-    _expect("certificate_holds", cert.max_residual <= max(cert.tol, 2 * limit),
-            f"exact residual {cert.max_residual:.3e} > max(tol {cert.tol:.1e}, 2 x float64 limit {limit:.1e})")
+    _expect(
+        "certificate_holds",
+        cert.max_residual <= max(cert.tol, 2 * limit),
+        f"exact residual {cert.max_residual:.3e} > max(tol {cert.tol:.1e}, 2 x float64 limit {limit:.1e})",
+    )
 
     if n <= 24:
         _check_triangular(net, X)
 
     perm = np.random.default_rng(ex.seed).permutation(n)
     other = fit(X[perm], y[perm], seed=ex.seed)
-    same = all(np.array_equal(np.asarray(getattr(net, f)), np.asarray(getattr(other, f))) for f in "abw")
+    same = all(
+        np.array_equal(np.asarray(getattr(net, f)), np.asarray(getattr(other, f))) for f in "abw"
+    )
     _expect("permutation_invariance", same, "permuting the points changed the fitted network")
 
     if ex.family == "duplicates":
@@ -190,14 +227,20 @@ def _check_depth_k(net, X, rng):
     deep = deepen(net, K)
     bound = 4 * -(-n // (K - 2)) + 4
     counts = deep.params_per_layer
-    _expect("depth_k_equals_two_layer", max(counts[1:-1]) <= bound and len(counts) == K,
-            f"depth {K}: per-layer counts {counts} exceed 4 ceil(n/(K-2)) + 4 = {bound}")
+    _expect(
+        "depth_k_equals_two_layer",
+        max(counts[1:-1]) <= bound and len(counts) == K,
+        f"depth {K}: per-layer counts {counts} exceed 4 ceil(n/(K-2)) + 4 = {bound}",
+    )
     pts = rng.choice(n, min(3, n), replace=False)
     C, E = exact_outputs(net, X[pts])
     for t, i in enumerate(pts):
         want = Fraction(int(C[t, 0])) * Fraction(2) ** E
-        _expect("depth_k_equals_two_layer", exact_deep_output(deep, X[i]) == want,
-                f"depth {K} network differs from the two-layer one at point {int(i)}")
+        _expect(
+            "depth_k_equals_two_layer",
+            exact_deep_output(deep, X[i]) == want,
+            f"depth {K} network differs from the two-layer one at point {int(i)}",
+        )
 
 
 def _check_triangular(net, X):
@@ -207,17 +250,27 @@ def _check_triangular(net, X):
     z = sorted(set(Fraction(int(v)) * Fraction(2) ** E for v in Z))
     # a duplicate point's neuron repeats its twin's bias (with weight 0)
     bl = [Fraction(float(v)) for v in np.unique(np.asarray(net.b))]
-    _expect("triangular_and_lemma1", len(bl) == len(z), f"{len(bl)} distinct biases for {len(z)} distinct points")
+    _expect(
+        "triangular_and_lemma1",
+        len(bl) == len(z),
+        f"{len(bl)} distinct biases for {len(z)} distinct points",
+    )
     # z_{i-1} <= b_i: the kink may sit exactly on an exactly representable point (relu(0) = 0)
     inter = bl[0] < z[0] and all(z[i - 1] <= bl[i] < z[i] for i in range(1, len(z)))
     _expect("triangular_and_lemma1", inter, "biases do not interleave the sorted projections")
     A = np.array([[float(max(zi - bj, 0)) for bj in bl] for zi in z])
-    _expect("triangular_and_lemma1", np.all(np.triu(A, 1) == 0) and np.all(np.diag(A) > 0),
-            "A is not lower triangular with a positive diagonal")
+    _expect(
+        "triangular_and_lemma1",
+        np.all(np.triu(A, 1) == 0) and np.all(np.diag(A) > 0),
+        "A is not lower triangular with a positive diagonal",
+    )
     lam = np.min(np.abs(np.linalg.eigvals(A)))
     diag = float(min(zi - bi for zi, bi in zip(z, bl)))
-    _expect("triangular_and_lemma1", abs(lam - diag) <= 1e-9 * max(diag, np.max(np.abs(A))),
-            f"smallest eigenvalue {lam:.6e} differs from min(z_i - b_i) = {diag:.6e}")
+    _expect(
+        "triangular_and_lemma1",
+        abs(lam - diag) <= 1e-9 * max(diag, np.max(np.abs(A))),
+        f"smallest eigenvalue {lam:.6e} differs from min(z_i - b_i) = {diag:.6e}",
+    )
 
 
 def _check_conflict_refused(X, y, fit, seed):
@@ -234,9 +287,17 @@ def _check_conflict_refused(X, y, fit, seed):
     except ValueError as exc:
         lo, hi = sorted((i, j))
         named = re.search(rf"\b{lo}\b.*\b{hi}\b", str(exc)) is not None
-        _expect("conflicting_duplicates_refused", named, f"error does not name points {lo} and {hi}: {exc}")
+        _expect(
+            "conflicting_duplicates_refused",
+            named,
+            f"error does not name points {lo} and {hi}: {exc}",
+        )
         return
-    _expect("conflicting_duplicates_refused", False, f"points {i} and {j} conflict but fit accepted them")
+    _expect(
+        "conflicting_duplicates_refused",
+        False,
+        f"points {i} and {j} conflict but fit accepted them",
+    )
 
 
 @dataclass
@@ -251,30 +312,45 @@ class CheckReport:
     failure: dict | None = None
 
     def to_dict(self) -> dict:
-        return {"examples": self.examples, "passed": self.passed, "failed": self.failed,
-                "families": self.families, "labels": self.labels, "properties": list(PROPERTIES),
-                "failure": self.failure}
+        return {
+            "examples": self.examples,
+            "passed": self.passed,
+            "failed": self.failed,
+            "families": self.families,
+            "labels": self.labels,
+            "properties": list(PROPERTIES),
+            "failure": self.failure,
+        }
 
 
 def snippet(ex: Example, error: str) -> str:
     """A runnable Python snippet that reproduces a failing example."""
     with np.printoptions(precision=17, threshold=10**6, floatmode="unique"):
-        return "\n".join([
-            f"# finite-expressivity checker counterexample: family={ex.family}, labels={ex.labels}",
-            f"# {error}",
-            "import numpy as np",
-            "import finite_expressivity as fe",
-            f"X = np.array({np.array2string(ex.X, separator=', ')})",
-            f"y = np.array({np.array2string(ex.y, separator=', ')})",
-            f"net = fe.fit(X, y, seed={ex.seed})",
-            "print(fe.certify(net, X, y))",
-            "from finite_expressivity.theorem1.checker import Example, check_example",
-            f"check_example(Example({ex.family!r}, {ex.labels!r}, X, y, {ex.seed}))",
-        ])
+        return "\n".join(
+            [
+                f"# finite-expressivity checker counterexample: family={ex.family}, labels={ex.labels}",
+                f"# {error}",
+                "import numpy as np",
+                "import finite_expressivity as fe",
+                f"X = np.array({np.array2string(ex.X, separator=', ')})",
+                f"y = np.array({np.array2string(ex.y, separator=', ')})",
+                f"net = fe.fit(X, y, seed={ex.seed})",
+                "print(fe.certify(net, X, y))",
+                "from finite_expressivity.theorem1.checker import Example, check_example",
+                f"check_example(Example({ex.family!r}, {ex.labels!r}, X, y, {ex.seed}))",
+            ]
+        )
 
 
-def run_check(examples: int = 200, seed: int = 0, *, fit=default_fit, families=FAMILIES,
-              max_n: int = 40, max_d: int = 8) -> CheckReport:
+def run_check(
+    examples: int = 200,
+    seed: int = 0,
+    *,
+    fit=default_fit,
+    families=FAMILIES,
+    max_n: int = 40,
+    max_d: int = 8,
+) -> CheckReport:
     """Run the checker on ``examples`` generated datasets.
 
     Parameters
@@ -308,9 +384,14 @@ def run_check(examples: int = 200, seed: int = 0, *, fit=default_fit, families=F
 
     def hypothesis_search(fams, count):
         @hypothesis_seed(seed)
-        @settings(max_examples=count, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
-                  report_multiple_bugs=False)
+        @settings(
+            max_examples=count,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.generate, Phase.shrink],
+            report_multiple_bugs=False,
+        )
         @given(datasets(families=fams, max_n=max_n, max_d=max_d))
         def prop(ex):
             run_one(ex)
@@ -324,8 +405,11 @@ def run_check(examples: int = 200, seed: int = 0, *, fit=default_fit, families=F
         for fam in families[:examples]:
             n, d = int(rng.integers(1, max_n + 1)), int(rng.integers(1, max_d + 1))
             try:
-                run_one(_make_example(fam, LABELS[int(rng.integers(len(LABELS)))], n, d,
-                                      int(rng.integers(2**32))))
+                run_one(
+                    _make_example(
+                        fam, LABELS[int(rng.integers(len(LABELS)))], n, d, int(rng.integers(2**32))
+                    )
+                )
             except Exception:  # noqa: BLE001
                 hypothesis_search([fam], 200)
                 raise
@@ -334,9 +418,15 @@ def run_check(examples: int = 200, seed: int = 0, *, fit=default_fit, families=F
     except Exception as exc:  # noqa: BLE001 - any failure is a counterexample to report
         ex = last["example"]
         msg = " ".join(str(exc).split())[:500]
-        report.failure = {"family": ex.family, "labels": ex.labels, "n": int(ex.X.shape[0]),
-                          "d": int(ex.X.shape[1]), "error": f"{type(exc).__name__}: {msg}",
-                          "property": getattr(exc, "prop", None), "snippet": snippet(ex, msg)}
+        report.failure = {
+            "family": ex.family,
+            "labels": ex.labels,
+            "n": int(ex.X.shape[0]),
+            "d": int(ex.X.shape[1]),
+            "error": f"{type(exc).__name__}: {msg}",
+            "property": getattr(exc, "prop", None),
+            "snippet": snippet(ex, msg),
+        }
         report.failed = 1
     report.passed = sum(fam_count.values())
     report.examples = report.passed + report.failed

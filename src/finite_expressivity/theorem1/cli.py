@@ -25,34 +25,74 @@ def _register_theorem(sub) -> None:
         "labels (seed 0).",
     )
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist", "gaussian"])
-    p.add_argument("--n", type=int, default=None, help="number of points (default: all; gaussian: 100,000)")
+    p.add_argument(
+        "--n", type=int, default=None, help="number of points (default: all; gaussian: 100,000)"
+    )
     p.add_argument("--d", type=int, default=32, help="dimension of gaussian points (default 32)")
-    p.add_argument("--labels", default=None, choices=["random", "true"],
-                   help="true: the dataset's labels (with --data, the file's: the default there); "
-                   "random: uniformly random class labels (the default for datasets)")
+    p.add_argument(
+        "--labels",
+        default=None,
+        choices=["random", "true"],
+        help="true: the dataset's labels (with --data, the file's: the default there); "
+        "random: uniformly random class labels (the default for datasets)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default="numpy", choices=["numpy", "torch", "cupy"])
-    p.add_argument("--data", metavar="PATH", help="your own X and y: data.npz, X.npy,y.npy or data.csv (last column = label)")
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        help="your own X and y: data.npz, X.npy,y.npy or data.csv (last column = label)",
+    )
     add_data_dir(p)
     p.add_argument("--save", metavar="PATH", help="write the network's a, b, w to this .npz")
-    p.add_argument("--tol", type=nonnegative("--tol"), default=None,
-                   help="certify when every exact residual is at most this (default 1e-6 * max(1, max|y|))")
-    p.add_argument("--forward-sample", type=int, default=None, metavar="M",
-                   help="run the O(n^2) float64 forward pass on at most M points "
-                   "(default min(n, 4e9/n): all of MNIST, 4,000 of a million)")
-    p.add_argument("--depth", type=int, default=2, metavar="K",
-                   help="depth-K network (K >= 3: K-2 layers of about n/(K-2) neurons each; default 2)")
+    p.add_argument(
+        "--tol",
+        type=nonnegative("--tol"),
+        default=None,
+        help="certify when every exact residual is at most this (default 1e-6 * max(1, max|y|))",
+    )
+    p.add_argument(
+        "--forward-sample",
+        type=int,
+        default=None,
+        metavar="M",
+        help="run the O(n^2) float64 forward pass on at most M points "
+        "(default min(n, 4e9/n): all of MNIST, 4,000 of a million)",
+    )
+    p.add_argument(
+        "--depth",
+        type=int,
+        default=2,
+        metavar="K",
+        help="depth-K network (K >= 3: K-2 layers of about n/(K-2) neurons each; default 2)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
-    X, y, meta = theorem_data(args.dataset, n=args.n, d=args.d, labels=args.labels, seed=args.seed,
-                              data_file=args.data, data_dir=args.data_dir)
-    report = run_theorem(X, y, seed=args.seed, backend=args.backend, tol=args.tol,
-                         forward_sample=args.forward_sample, save=args.save,
-                         verbose=not args.quiet, meta=meta, depth=args.depth)
+    X, y, meta = theorem_data(
+        args.dataset,
+        n=args.n,
+        d=args.d,
+        labels=args.labels,
+        seed=args.seed,
+        data_file=args.data,
+        data_dir=args.data_dir,
+    )
+    report = run_theorem(
+        X,
+        y,
+        seed=args.seed,
+        backend=args.backend,
+        tol=args.tol,
+        forward_sample=args.forward_sample,
+        save=args.save,
+        verbose=not args.quiet,
+        meta=meta,
+        depth=args.depth,
+    )
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -68,17 +108,35 @@ def format_report(r: dict) -> str:
         ("n, d", f"{r['n']:,}, {r['d']:,}"),
         ("parameters", f"{r['n_params']:,}"),
         ("train accuracy (exact, rounded output)", acc),
-        (f"float64 accuracy ({r['float64_points']:,} points)", f"{100 * r['float64_accuracy']:.2f}%"),
+        (
+            f"float64 accuracy ({r['float64_points']:,} points)",
+            f"{100 * r['float64_accuracy']:.2f}%",
+        ),
         ("largest residual, exact", f"{r['max_residual_exact']:.3e}"),
         ("largest residual, float64 forward", f"{r['max_residual_float64']:.3e}"),
-        ("certified (every exact residual <= tol)", f"{'yes' if r['certified'] else 'NO'} (tol {r['tol']:.1e})"),
-        ("smallest projection gap / largest |w|", f"{r['min_projection_gap']:.3e} / {r['max_abs_weight']:.3e}"),
+        (
+            "certified (every exact residual <= tol)",
+            f"{'yes' if r['certified'] else 'NO'} (tol {r['tol']:.1e})",
+        ),
+        (
+            "smallest projection gap / largest |w|",
+            f"{r['min_projection_gap']:.3e} / {r['max_abs_weight']:.3e}",
+        ),
         ("digits needed (float64 has 15.95)", f"{r['digits_needed']:.1f}"),
     ]
     if "depth" in r:
-        rows.append((f"depth {r['depth']}: nonzero parameters per layer", ", ".join(f"{c:,}" for c in r["params_per_layer"])))
-        rows.append(("deep network equals the two-layer one (exact)",
-                     f"{'yes' if r['deep_equals_two_layer'] else 'NO'} ({r['deep_points_checked']} points)"))
+        rows.append(
+            (
+                f"depth {r['depth']}: nonzero parameters per layer",
+                ", ".join(f"{c:,}" for c in r["params_per_layer"]),
+            )
+        )
+        rows.append(
+            (
+                "deep network equals the two-layer one (exact)",
+                f"{'yes' if r['deep_equals_two_layer'] else 'NO'} ({r['deep_points_checked']} points)",
+            )
+        )
     rows += [(f"seconds: {k}", f"{v:.3f}") for k, v in r["seconds"].items()]
     runs = r["timing_runs"]
     best = f"warm, best of {runs}" if runs > 1 else "first run of each"
@@ -94,10 +152,14 @@ def _register_check(sub) -> None:
         description="Generate datasets from many families and check every property of the "
         "construction on each; on a failure, print the shrunk example as runnable Python.",
     )
-    p.add_argument("--examples", type=int, default=200, help="number of generated datasets (default 200)")
+    p.add_argument(
+        "--examples", type=int, default=200, help="number of generated datasets (default 200)"
+    )
     p.add_argument("--seed", type=int, default=0, help="Hypothesis seed (same seed, same examples)")
     p.add_argument("--max-n", type=int, default=40, help="largest number of points per example")
-    p.add_argument("--max-d", type=int, default=8, help="largest dimension per example (wide family: more)")
+    p.add_argument(
+        "--max-d", type=int, default=8, help="largest dimension per example (wide family: more)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=check_main)
 
@@ -107,22 +169,32 @@ def check_main(args) -> int:
 
     for name in ("examples", "max_n", "max_d"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+            raise ValueError(
+                f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}"
+            )
     start = time.perf_counter()
     if not args.json:
-        print(f"fe: checking {args.examples} examples (seed {args.seed}) ...", file=sys.stderr, flush=True)
+        print(
+            f"fe: checking {args.examples} examples (seed {args.seed}) ...",
+            file=sys.stderr,
+            flush=True,
+        )
     report = run_check(args.examples, args.seed, max_n=args.max_n, max_d=args.max_d)
     out = report.to_dict()
     out["seconds"] = time.perf_counter() - start
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        print(f"examples {report.examples}, passed {report.passed}, failed {report.failed} "
-              f"({out['seconds']:.1f} s)")
+        print(
+            f"examples {report.examples}, passed {report.passed}, failed {report.failed} "
+            f"({out['seconds']:.1f} s)"
+        )
         for fam, count in report.families.items():
             print(f"  {fam:<16} {count}")
     if report.failure:
-        print(f"counterexample ({report.failure['error']}):\n{report.failure['snippet']}",
-              file=sys.stderr if args.json else sys.stdout)
+        print(
+            f"counterexample ({report.failure['error']}):\n{report.failure['snippet']}",
+            file=sys.stderr if args.json else sys.stdout,
+        )
         return 1
     return 0

@@ -129,7 +129,9 @@ def project(X: np.ndarray, a: np.ndarray, bits: int, n_exact: int):
     n = X.shape[0]
     hi, lo, bound = np.empty(n), np.empty(n), np.empty(n)
     bad = np.zeros(n, dtype=np.uint8)
-    _project(X, np.ascontiguousarray(a, dtype=np.float64), int(bits), int(n_exact), hi, lo, bound, bad)
+    _project(
+        X, np.ascontiguousarray(a, dtype=np.float64), int(bits), int(n_exact), hi, lo, bound, bad
+    )
     if bad.any():
         if np.any(bad == 2):
             from .exact import check_range
@@ -287,7 +289,21 @@ def slopes_and_weights(hi, lo, y, order, err):
     m = hi.shape[0]
     hu, lu, yu, b, u, s, q, s_q, w = (np.empty(m) for _ in range(9))
     stats = np.zeros(4)
-    status, idx = _slopes(hi, lo, np.ascontiguousarray(y, dtype=np.float64),
-                          np.ascontiguousarray(order, dtype=np.int64), float(err),
-                          hu, lu, yu, b, u, s, q, s_q, w, stats)
+    status, idx = _slopes(
+        hi,
+        lo,
+        np.ascontiguousarray(y, dtype=np.float64),
+        np.ascontiguousarray(order, dtype=np.int64),
+        float(err),
+        hu,
+        lu,
+        yu,
+        b,
+        u,
+        s,
+        q,
+        s_q,
+        w,
+        stats,
+    )
     return int(status), int(idx), b, w, stats

@@ -38,9 +38,9 @@ import math
 
 import numpy as np
 
+from ..core.validation import check_labels, check_points, namespace, to_numpy
 from .exact import NonFinite, check_range, plan_slices, project, two_sum
 from .network import TwoLayerReLU
-from ..core.validation import check_labels, check_points, namespace, to_numpy
 
 __all__ = ["fit"]
 
@@ -135,11 +135,17 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
             continue
         info = {
             "seed": seed if isinstance(seed, (int, type(None))) else "generator",
-            "tries": attempt + 1, "a_bits": a_bits, "slices": plan.n_exact + 1,
-            "slice_bits": plan.bits, "projection_error_bound": err, **stats,
+            "tries": attempt + 1,
+            "a_bits": a_bits,
+            "slices": plan.n_exact + 1,
+            "slice_bits": plan.bits,
+            "projection_error_bound": err,
+            **stats,
         }
         return TwoLayerReLU(a, b, w if y.ndim == 2 else w[:, 0], info)
-    raise ValueError(f"{last} (tried {max_tries} random directions); such points cannot be fitted in float64")
+    raise ValueError(
+        f"{last} (tried {max_tries} random directions); such points cannot be fitted in float64"
+    )
 
 
 def _direction_bits(X, d: int) -> tuple[int, bool]:
@@ -204,7 +210,9 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
         tied = (hs[1:] - hs[:-1]) + (ls[1:] - ls[:-1]) <= 2 * err
         if bool(xp.any(tied)):
             _check_ties(X, ys, order, tied, xp)
-            keep = xp.concat([xp.ones((1,), dtype=xp.bool, device=_device(hi)), xp.logical_not(tied)])
+            keep = xp.concat(
+                [xp.ones((1,), dtype=xp.bool, device=_device(hi)), xp.logical_not(tied)]
+            )
             uniq = xp.nonzero(keep)[0]
             hu, lu, yu = xp.take(hs, uniq), xp.take(ls, uniq), xp.take(ys, uniq, axis=0)
     m = hu.shape[0]
@@ -216,15 +224,20 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
         if status == 0:
             return _expand(b, w[:, None], keep, xp), _fused_stats(n, m, st)
         if status == 1 and bad == 0:  # the first point, against b_0
-            raise _Collision(f"point {int(order[0])} lies too close to 0 along a for its projection error")
+            raise _Collision(
+                f"point {int(order[0])} lies too close to 0 along a for its projection error"
+            )
         if status == 1:
             slots = to_numpy(xp.nonzero(keep)[0]) if keep is not None else np.arange(m)
             i, j = int(order[int(slots[bad - 1])]), int(order[int(slots[bad])])
-            raise _Collision(f"points {i} and {j} project too close together to place a float64 bias between them")
+            raise _Collision(
+                f"points {i} and {j} project too close together to place a float64 bias between them"
+            )
         if status == 2:
             raise ValueError(
                 "labels are too large for how close some points are (a slope overflows float64); "
-                "scale y down or the points apart")
+                "scale y down or the points apart"
+            )
         # status 3 (weights not exact): fall through to the array path, which re-grids
 
     # Biases: b_0 about one data range below z_0; b_i the first float64 above z_{i-1}.
@@ -242,9 +255,14 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
     u = (hu - b) + lu  # z_i - b_i > 0, to a relative error of a few ulps
     eps = (b[1:] - hu[:-1]) - lu[:-1]  # b_{i+1} - z_i >= 0, > err if err > 0 (b - hu exact)
     if not float(u[0]) > 2 * err:
-        raise _Collision(f"point {int(order[0])} lies too close to 0 along a for its projection error")
-    if m > 1 and (bool(xp.any(u[1:] <= 2 * err + 4 * eps)) or bool(xp.any(eps < 0))
-                  or (err > 0 and bool(xp.any(eps <= err)))):
+        raise _Collision(
+            f"point {int(order[0])} lies too close to 0 along a for its projection error"
+        )
+    if m > 1 and (
+        bool(xp.any(u[1:] <= 2 * err + 4 * eps))
+        or bool(xp.any(eps < 0))
+        or (err > 0 and bool(xp.any(eps <= err)))
+    ):
         bad = int(xp.argmin(u[1:] - 2 * err - 4 * eps)) + 1
         slots = to_numpy(xp.nonzero(keep)[0]) if keep is not None else np.arange(m)
         i, j = int(order[int(slots[bad - 1])]), int(order[int(slots[bad])])
@@ -280,15 +298,25 @@ def _expand(b, w, keep, xp):
 
 def _fused_stats(n, m, st):
     limit, wmax, umin, ymax = (float(v) for v in st)
-    return {"duplicates": int(n - m), "jacobi_sweeps": "sequential", "carry_sweeps": "sequential",
-            "float64_limit": limit + 8 * _EPS * ymax, "max_abs_weight": wmax,
-            "min_projection_gap": umin if m > 1 else None}
+    return {
+        "duplicates": int(n - m),
+        "jacobi_sweeps": "sequential",
+        "carry_sweeps": "sequential",
+        "float64_limit": limit + 8 * _EPS * ymax,
+        "max_abs_weight": wmax,
+        "min_projection_gap": umin if m > 1 else None,
+    }
 
 
 def _stats(n, m, u, w, limit, sweeps, carry_sweeps):
-    return {"duplicates": int(n - m), "jacobi_sweeps": sweeps, "carry_sweeps": carry_sweeps,
-            "float64_limit": limit, "max_abs_weight": float(abs(w).max()),
-            "min_projection_gap": float(u[1:].min()) if m > 1 else None}
+    return {
+        "duplicates": int(n - m),
+        "jacobi_sweeps": sweeps,
+        "carry_sweeps": carry_sweeps,
+        "float64_limit": limit,
+        "max_abs_weight": float(abs(w).max()),
+        "min_projection_gap": float(u[1:].min()) if m > 1 else None,
+    }
 
 
 def _any_row(mask, xp):
@@ -377,7 +405,9 @@ def _round_slopes(s, b, u, xp, ymax: float):
         while src.shape[0] and sweep < _MAX_CARRY:
             sweep += 1
             dst = src + 1
-            carry = (xp.take(s_q, src, axis=0) - xp.take(t, src, axis=0)) * xp.take(ratio, src, axis=0)
+            carry = (xp.take(s_q, src, axis=0) - xp.take(t, src, axis=0)) * xp.take(
+                ratio, src, axis=0
+            )
             t_dst = xp.take(s, dst, axis=0) - carry
             q_dst = xp.take(q, dst, axis=0)
             s_dst = xp.round(t_dst / q_dst) * q_dst
@@ -402,7 +432,8 @@ def _exact_differences(s_q, q, xp):
         if not bool(xp.all(xp.isfinite(diff))):
             raise ValueError(
                 "labels are too large for how close some points are (a weight overflows float64); "
-                "scale y down or the points apart")
+                "scale y down or the points apart"
+            )
         if not bool(xp.any(err != 0)):
             return xp.concat([s_q[:1, ...], diff]), s_q, q
         q = _slope_grid(s_q, xp)
@@ -419,7 +450,9 @@ def _check_ties(X, ys, order, tied, xp):
         i, j = int(order_np[t]), int(order_np[t + 1])
         xi, xj = to_numpy(X[i, ...]), to_numpy(X[j, ...])
         if not np.array_equal(xi, xj):
-            raise _Collision(f"distinct points {min(i, j)} and {max(i, j)} have the same projection")
+            raise _Collision(
+                f"distinct points {min(i, j)} and {max(i, j)} have the same projection"
+            )
         if not np.array_equal(ys_np[t], ys_np[t + 1]):
             i, j = sorted((i, j))
             raise ValueError(

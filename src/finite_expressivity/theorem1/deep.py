@@ -19,11 +19,12 @@ two-layer certificate certifies it too. Each layer has at most
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
-from .network import TwoLayerReLU
 from ..core.validation import check_points, namespace, to_numpy
+from .network import TwoLayerReLU
 
 __all__ = ["DeepReLU", "deepen"]
 
@@ -82,11 +83,13 @@ class DeepReLU:
         xp = namespace(X)
         X = to_numpy(check_points(X, xp))
         if X.shape[1] != self.a.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} coordinates but the network expects d={self.a.shape[0]}")
+            raise ValueError(
+                f"X has {X.shape[1]} coordinates but the network expects d={self.a.shape[0]}"
+            )
         out = np.empty(X.shape[0])
         relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
         for s0 in range(0, X.shape[0], chunk_rows):
-            s = X[s0:s0 + chunk_rows] @ self.a
+            s = X[s0 : s0 + chunk_rows] @ self.a
             p, q = relu(s), relu(-s)
             P = np.zeros_like(s)
             N = np.zeros_like(s)
@@ -99,7 +102,7 @@ class DeepReLU:
                     N = relu(N + prev @ np.maximum(-w_prev, 0.0))
                 p, q = relu(p), relu(q)
                 prev = u
-            out[s0:s0 + chunk_rows] = (P - N) + prev @ self.groups[-1][1]
+            out[s0 : s0 + chunk_rows] = (P - N) + prev @ self.groups[-1][1]
         return out
 
 
@@ -118,13 +121,15 @@ def deepen(net: TwoLayerReLU, depth: int) -> DeepReLU:
         raise ValueError("--depth supports one output (w of shape (n,)); give y of shape (n,)")
     n = host.width
     if not 3 <= depth <= n + 2:
-        raise ValueError(f"--depth must be between 3 and n + 2 = {n + 2} (2 is the two-layer network), got {depth}")
+        raise ValueError(
+            f"--depth must be between 3 and n + 2 = {n + 2} (2 is the two-layer network), got {depth}"
+        )
     order = np.argsort(host.b, kind="stable")
     groups = [(host.b[g], host.w[g]) for g in np.array_split(order, depth - 2)]
     return DeepReLU(depth, np.asarray(host.a, dtype=np.float64), groups)
 
 
-def exact_deep_output(deep: DeepReLU, x) -> "Fraction":
+def exact_deep_output(deep: DeepReLU, x) -> Fraction:
     """The deep network's output at one point, in exact rational arithmetic."""
     from fractions import Fraction
 

@@ -57,7 +57,7 @@ class SlicePlan:
             raise ValueError(f"slice width must be at least 1 bit, got {bits}")
         self.e_top, self.bits, self.n_exact, self.grid_data = e_top, bits, n_exact, grid_data
 
-    def with_top(self, xmax: float) -> "SlicePlan":
+    def with_top(self, xmax: float) -> SlicePlan:
         """The same plan for a block of rows whose largest magnitude is ``xmax``.
 
         Each row's projection is exact whatever grid its own block uses, so
@@ -257,7 +257,11 @@ def to_dyadic_ints(v: np.ndarray) -> tuple[np.ndarray, int]:
     nz = im != 0
     E = int(e[nz].min()) if np.any(nz) else 0
     shift = np.where(nz, e - E, 0)
-    m = im.astype(object) * (2 ** shift.astype(object)) if v.size else np.zeros(v.shape, dtype=object)
+    m = (
+        im.astype(object) * (2 ** shift.astype(object))
+        if v.size
+        else np.zeros(v.shape, dtype=object)
+    )
     return m, E
 
 

@@ -45,8 +45,10 @@ def read_user_data(path: str) -> tuple[np.ndarray, np.ndarray]:
     if X.ndim > 2:
         X = X.reshape(X.shape[0], -1)
     if X.ndim == 2 and y.ndim >= 1 and y.shape[0] != X.shape[0]:
-        raise ValueError(f"--data {path}: X has {X.shape[0]} points but y has {y.shape[0]} "
-                         f"labels; they must match")
+        raise ValueError(
+            f"--data {path}: X has {X.shape[0]} points but y has {y.shape[0]} "
+            f"labels; they must match"
+        )
     return X, y
 
 
@@ -90,9 +92,16 @@ def _numeric_row(line: str) -> bool:
         return False
 
 
-def theorem_data(dataset: str = "mnist", *, n: int | None = None, d: int = 32,
-                 labels: str | None = None, seed: int = 0, data_file: str | None = None,
-                 data_dir: str | None = None):
+def theorem_data(
+    dataset: str = "mnist",
+    *,
+    n: int | None = None,
+    d: int = 32,
+    labels: str | None = None,
+    seed: int = 0,
+    data_file: str | None = None,
+    data_dir: str | None = None,
+):
     """Points and labels for the Theorem 1 job.
 
     Parameters
@@ -128,8 +137,9 @@ def theorem_data(dataset: str = "mnist", *, n: int | None = None, d: int = 32,
         raise ValueError(f"--labels must be 'random' or 'true', got {labels!r}")
     if n is not None and n < 1:
         raise ValueError(f"--n must be a positive number of points, got {n}")
-    X, y, name, classes, source = _points_and_labels(dataset, n=n, d=d, labels=labels, seed=seed,
-                                                     data_file=data_file, data_dir=data_dir)
+    X, y, name, classes, source = _points_and_labels(
+        dataset, n=n, d=d, labels=labels, seed=seed, data_file=data_file, data_dir=data_dir
+    )
     if n is not None and n > X.shape[0]:
         raise ValueError(f"--n {n} exceeds the {X.shape[0]} points available")
     if n is not None:
@@ -138,7 +148,11 @@ def theorem_data(dataset: str = "mnist", *, n: int | None = None, d: int = 32,
     if labels == "random":
         if classes is None:
             yy = np.asarray(y)
-            classes = int(yy.max()) + 1 if yy.size and np.all(yy == np.round(yy)) and yy.min() >= 0 else 10
+            classes = (
+                int(yy.max()) + 1
+                if yy.size and np.all(yy == np.round(yy)) and yy.min() >= 0
+                else 10
+            )
         y = np.random.default_rng([seed, 1]).integers(0, classes, size=X.shape[0])
     meta = {"dataset": name, "labels": labels, "classes": classes, "source": source}
     return X, y, meta
@@ -151,7 +165,9 @@ def _points_and_labels(dataset, *, n, d, labels, seed, data_file, data_dir):
         return X, y, Path(data_file.split(",")[0]).name, None, data_file
     if dataset == "gaussian":
         if labels == "true":
-            raise ValueError("--labels true needs a dataset with labels; gaussian points only have random ones")
+            raise ValueError(
+                "--labels true needs a dataset with labels; gaussian points only have random ones"
+            )
         if d < 1:
             raise ValueError(f"--d must be a positive dimension, got {d}")
         X = np.random.default_rng([seed, 0]).standard_normal((100_000 if n is None else n, d))
@@ -160,8 +176,13 @@ def _points_and_labels(dataset, *, n, d, labels, seed, data_file, data_dir):
         from ..data import load
 
         ds = load(dataset, data_dir)
-        return (ds.train_matrix(), ds.train_labels, dataset, ds.n_classes,
-                f"{dataset} sha256 {ds.sha256}")
+        return (
+            ds.train_matrix(),
+            ds.train_labels,
+            dataset,
+            ds.n_classes,
+            f"{dataset} sha256 {ds.sha256}",
+        )
     raise ValueError(f"--dataset must be one of {list(_DATASETS)}, got {dataset!r}")
 
 
@@ -173,14 +194,20 @@ def to_backend(arrays, backend: str):
         try:
             import torch
         except ImportError:
-            raise ValueError("--backend torch needs PyTorch: pip install 'finite-expressivity[torch]'") from None
+            raise ValueError(
+                "--backend torch needs PyTorch: pip install 'finite-expressivity[torch]'"
+            ) from None
         dev = "cuda" if torch.cuda.is_available() else "cpu"
-        return [torch.as_tensor(np.asarray(a, dtype=np.float64), device=dev) for a in arrays], f"torch:{dev}"
+        return [
+            torch.as_tensor(np.asarray(a, dtype=np.float64), device=dev) for a in arrays
+        ], f"torch:{dev}"
     if backend == "cupy":
         try:
             import cupy
         except ImportError:
-            raise ValueError("--backend cupy needs CuPy and a CUDA GPU: pip install 'finite-expressivity[gpu]'") from None
+            raise ValueError(
+                "--backend cupy needs CuPy and a CUDA GPU: pip install 'finite-expressivity[gpu]'"
+            ) from None
         return [cupy.asarray(np.asarray(a, dtype=np.float64)) for a in arrays], "cupy:cuda"
     raise ValueError(f"--backend must be numpy, torch or cupy, got {backend!r}")
 
@@ -198,9 +225,19 @@ def _sync(x):
         cupy.cuda.Device().synchronize()
 
 
-def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | None = None,
-                forward_sample: int | None = None, save: str | None = None, verbose: bool = True,
-                meta: dict | None = None, depth: int = 2) -> dict:
+def run_theorem(
+    X,
+    y,
+    *,
+    seed: int = 0,
+    backend: str = "numpy",
+    tol: float | None = None,
+    forward_sample: int | None = None,
+    save: str | None = None,
+    verbose: bool = True,
+    meta: dict | None = None,
+    depth: int = 2,
+) -> dict:
     """Build, verify and certify the Theorem 1 network; return the report.
 
     Parameters
@@ -238,8 +275,11 @@ def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | Non
         forward_sample = max(1, min(n, 4_000_000_000 // n))
     if forward_sample < 1:
         raise ValueError(f"--forward-sample must be positive, got {forward_sample}")
-    idx = (np.arange(n) if n <= forward_sample
-           else np.sort(np.random.default_rng([seed, 2]).choice(n, forward_sample, replace=False)))
+    idx = (
+        np.arange(n)
+        if n <= forward_sample
+        else np.sort(np.random.default_rng([seed, 2]).choice(n, forward_sample, replace=False))
+    )
     deep = None
     if depth != 2:
         from .deep import deepen
@@ -267,29 +307,45 @@ def run_theorem(X, y, *, seed: int = 0, backend: str = "numpy", tol: float | Non
             from .certify import exact_outputs
             from .deep import exact_deep_output
 
-            pts = np.random.default_rng([seed, 3]).choice(X.shape[0], min(8, X.shape[0]), replace=False)
+            pts = np.random.default_rng([seed, 3]).choice(
+                X.shape[0], min(8, X.shape[0]), replace=False
+            )
             C, E = exact_outputs(host, X[pts])
-            agree = all(exact_deep_output(deep, X[i]) == Fraction(int(C[t, 0])) * Fraction(2) ** E
-                        for t, i in enumerate(pts))
+            agree = all(
+                exact_deep_output(deep, X[i]) == Fraction(int(C[t, 0])) * Fraction(2) ** E
+                for t, i in enumerate(pts)
+            )
         seconds["deep_check"] = seconds.pop("exact check of the deep network")
-        extra = {"depth": depth, "params_per_layer": deep.params_per_layer, "widths": deep.widths,
-                 "free_params": deep.free_params, "deep_equals_two_layer": bool(agree),
-                 "deep_points_checked": int(len(pts))}
+        extra = {
+            "depth": depth,
+            "params_per_layer": deep.params_per_layer,
+            "widths": deep.widths,
+            "free_params": deep.free_params,
+            "deep_equals_two_layer": bool(agree),
+            "deep_points_checked": int(len(pts)),
+        }
     if save:
         host.save(save)
     res64 = np.abs(out - np.asarray(y, dtype=np.float64)[idx])
     report = {
         **(meta or {}),
-        "n": int(n), "d": int(X.shape[1]), "n_params": host.n_params if deep is None else deep.n_params,
+        "n": int(n),
+        "d": int(X.shape[1]),
+        "n_params": host.n_params if deep is None else deep.n_params,
         "train_accuracy": cert.accuracy,
         "float64_accuracy": float(np.mean(res64 < 0.5)),
         "float64_points": int(idx.size),
         "max_residual_exact": cert.max_residual,
         "max_residual_float64": float(res64.max()),
-        "certified": cert.certified and extra.get("deep_equals_two_layer", True), "tol": cert.tol,
-        "seed": seed, "backend": backend, "device": device,
-        "min_projection_gap": diag.min_gap, "max_abs_weight": diag.max_abs_weight,
-        "projection_digits": diag.projection_digits, "digits_needed": diag.digits_needed,
+        "certified": cert.certified and extra.get("deep_equals_two_layer", True),
+        "tol": cert.tol,
+        "seed": seed,
+        "backend": backend,
+        "device": device,
+        "min_projection_gap": diag.min_gap,
+        "max_abs_weight": diag.max_abs_weight,
+        "projection_digits": diag.projection_digits,
+        "digits_needed": diag.digits_needed,
         "duplicates": diag.duplicates,
         "construction": {k: v for k, v in host.info.items() if k != "seed"},
         "seconds": seconds,

@@ -75,12 +75,14 @@ class TwoLayerReLU:
         xp = namespace(X, self.a)
         X = check_points(X, xp)
         if X.shape[1] != self.d:
-            raise ValueError(f"X has {X.shape[1]} coordinates per point but the network expects d={self.d}")
+            raise ValueError(
+                f"X has {X.shape[1]} coordinates per point but the network expects d={self.d}"
+            )
         rows = max(1, chunk_bytes // (8 * max(1, self.width)))
         z = X @ self.a
         parts = []
         for s in range(0, z.shape[0], rows):
-            hidden = xp.maximum(z[s:s + rows, None] - self.b[None, :], 0.0)
+            hidden = xp.maximum(z[s : s + rows, None] - self.b[None, :], 0.0)
             parts.append(hidden @ self.w)
         return xp.concat(parts, axis=0)
 
@@ -96,11 +98,13 @@ class TwoLayerReLU:
 
         from .torch_module import TwoLayerReLUModule
 
-        a, b, w = (torch.as_tensor(np.ascontiguousarray(to_numpy(t))) for t in (self.a, self.b, self.w))
+        a, b, w = (
+            torch.as_tensor(np.ascontiguousarray(to_numpy(t))) for t in (self.a, self.b, self.w)
+        )
         module = TwoLayerReLUModule(a, b, w)
         return module.to(dtype) if dtype is not None else module
 
-    def to_numpy(self) -> "TwoLayerReLU":
+    def to_numpy(self) -> TwoLayerReLU:
         """The same network with host NumPy arrays."""
         return TwoLayerReLU(to_numpy(self.a), to_numpy(self.b), to_numpy(self.w), dict(self.info))
 
@@ -117,7 +121,7 @@ class TwoLayerReLU:
         return atomic_write_bytes(Path(path), buf.getvalue())
 
     @classmethod
-    def load(cls, path) -> "TwoLayerReLU":
+    def load(cls, path) -> TwoLayerReLU:
         """Read a network written by :meth:`save`."""
         import json
 

@@ -20,12 +20,30 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from .configs import (AlexNetConfig, InceptionConfig, MLPConfig, MODEL_NAMES, PAPER_LR,
-                      PAPER_PARAMS, model_config)
+from .configs import (
+    MODEL_NAMES,
+    PAPER_LR,
+    PAPER_PARAMS,
+    AlexNetConfig,
+    InceptionConfig,
+    MLPConfig,
+    model_config,
+)
 
-__all__ = ["InceptionConfig", "AlexNetConfig", "MLPConfig", "MODEL_NAMES", "PAPER_PARAMS",
-           "PAPER_LR", "model_config", "build_model", "count_parameters", "describe_models",
-           "config_to_dict", "config_from_dict"]
+__all__ = [
+    "InceptionConfig",
+    "AlexNetConfig",
+    "MLPConfig",
+    "MODEL_NAMES",
+    "PAPER_PARAMS",
+    "PAPER_LR",
+    "model_config",
+    "build_model",
+    "count_parameters",
+    "describe_models",
+    "config_to_dict",
+    "config_from_dict",
+]
 
 
 def build_model(config, *, seed: int = 0):
@@ -45,12 +63,14 @@ def build_model(config, *, seed: int = 0):
     """
     import torch
 
-    from .nets import AlexNet, MLP, SmallInception, init_weights
+    from .nets import MLP, AlexNet, SmallInception, init_weights
 
     builders = {InceptionConfig: SmallInception, AlexNetConfig: AlexNet, MLPConfig: MLP}
     if type(config) not in builders:
-        raise TypeError(f"config must be one of {[c.__name__ for c in builders]}, "
-                        f"got {type(config).__name__}; make one with model_config(name)")
+        raise TypeError(
+            f"config must be one of {[c.__name__ for c in builders]}, "
+            f"got {type(config).__name__}; make one with model_config(name)"
+        )
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     with torch.random.fork_rng(devices=[]):  # construction draws default inits; leave no trace
@@ -75,8 +95,10 @@ def count_parameters(model) -> int:
 def config_to_dict(config) -> dict:
     """A JSON-able description ``{"kind": ..., **fields}`` (inverse: :func:`config_from_dict`)."""
     d = asdict(config)
-    return {"kind": type(config).__name__, **{k: list(v) if isinstance(v, tuple) else v
-                                              for k, v in d.items()}}
+    return {
+        "kind": type(config).__name__,
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
+    }
 
 
 def config_from_dict(d: dict):
@@ -94,10 +116,14 @@ def describe_models(in_channels=(3, 1)) -> list[dict]:
     for name in MODEL_NAMES:
         for c in in_channels:
             cfg = model_config(name, in_channels=c)
-            rows.append({"model": name, "input": f"28x28x{c}",
-                         "params": count_parameters(build_model(cfg, seed=0)),
-                         "paper_params": PAPER_PARAMS[name] if c == 3 else None,
-                         "paper_lr": PAPER_LR[name], "config": config_to_dict(cfg)})
+            rows.append(
+                {
+                    "model": name,
+                    "input": f"28x28x{c}",
+                    "params": count_parameters(build_model(cfg, seed=0)),
+                    "paper_params": PAPER_PARAMS[name] if c == 3 else None,
+                    "paper_lr": PAPER_LR[name],
+                    "config": config_to_dict(cfg),
+                }
+            )
     return rows
-
-

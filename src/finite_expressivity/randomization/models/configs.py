@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["InceptionConfig", "AlexNetConfig", "MLPConfig", "MODEL_NAMES", "PAPER_PARAMS",
-           "PAPER_LR", "model_config"]
+__all__ = [
+    "InceptionConfig",
+    "AlexNetConfig",
+    "MLPConfig",
+    "MODEL_NAMES",
+    "PAPER_PARAMS",
+    "PAPER_LR",
+    "model_config",
+]
 
 
 def _check_common(cfg):
@@ -38,9 +45,18 @@ class InceptionConfig:
     batch_norm: bool = True
     width: float = 1.0
     stem: int = 96
-    stages: tuple = (("inc", 32, 32), ("inc", 32, 48), ("down", 80), ("inc", 112, 48),
-                     ("inc", 96, 64), ("inc", 80, 80), ("inc", 48, 96), ("down", 96),
-                     ("inc", 176, 160), ("inc", 176, 160))
+    stages: tuple = (
+        ("inc", 32, 32),
+        ("inc", 32, 48),
+        ("down", 80),
+        ("inc", 112, 48),
+        ("inc", 96, 64),
+        ("inc", 80, 80),
+        ("inc", 48, 96),
+        ("down", 96),
+        ("inc", 176, 160),
+        ("inc", 176, 160),
+    )
 
     def __post_init__(self):
         _check_common(self)
@@ -86,22 +102,35 @@ class MLPConfig:
     def __post_init__(self):
         _check_common(self)
         if not self.hidden or any((not isinstance(h, int)) or h < 1 for h in self.hidden):
-            raise ValueError(f"hidden must be a non-empty tuple of positive ints, got {self.hidden!r}")
+            raise ValueError(
+                f"hidden must be a non-empty tuple of positive ints, got {self.hidden!r}"
+            )
 
 
 MODEL_NAMES = ("inception", "inception-nobn", "alexnet", "mlp1x512", "mlp3x512")
 
 #: Parameter counts of Table 1 (28x28x3 inputs, 10 classes).
-PAPER_PARAMS = {"inception": 1_649_402, "inception-nobn": 1_649_402, "alexnet": 1_387_786,
-                "mlp1x512": 1_209_866, "mlp3x512": 1_735_178}
+PAPER_PARAMS = {
+    "inception": 1_649_402,
+    "inception-nobn": 1_649_402,
+    "alexnet": 1_387_786,
+    "mlp1x512": 1_209_866,
+    "mlp3x512": 1_735_178,
+}
 
 #: Initial learning rates of Appendix A.
-PAPER_LR = {"inception": 0.1, "inception-nobn": 0.1, "alexnet": 0.01, "mlp1x512": 0.01,
-            "mlp3x512": 0.01}
+PAPER_LR = {
+    "inception": 0.1,
+    "inception-nobn": 0.1,
+    "alexnet": 0.01,
+    "mlp1x512": 0.01,
+    "mlp3x512": 0.01,
+}
 
 
-def model_config(name: str, *, in_channels: int = 3, image_size: int = 28, n_classes: int = 10,
-                 **overrides):
+def model_config(
+    name: str, *, in_channels: int = 3, image_size: int = 28, n_classes: int = 10, **overrides
+):
     """The paper's model ``name`` for the given input shape; ``overrides`` change any
     other field of its config (e.g. ``width=0.25`` for a narrow Inception)."""
     common = dict(in_channels=in_channels, image_size=image_size, n_classes=n_classes)
@@ -114,7 +143,9 @@ def model_config(name: str, *, in_channels: int = 3, image_size: int = 28, n_cla
             "mlp3x512": (MLPConfig, {"hidden": (512, 512, 512)}),
         }[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}") from None
+        raise ValueError(
+            f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}"
+        ) from None
     try:
         return kind(**{**common, **fixed, **overrides})
     except TypeError as exc:

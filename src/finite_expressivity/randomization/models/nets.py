@@ -54,7 +54,9 @@ class SmallInception(nn.Module):
             elif stage[0] == "down":
                 block = Downsample(c, ch(stage[1]), cfg.batch_norm)
             else:
-                raise ValueError(f"unknown Inception stage {stage!r}; expected ('inc', c1, c3) or ('down', c)")
+                raise ValueError(
+                    f"unknown Inception stage {stage!r}; expected ('inc', c1, c3) or ('down', c)"
+                )
             layers.append(block)
             c = block.out_channels
         self.features = nn.Sequential(*layers)
@@ -83,7 +85,7 @@ class LocalResponseNorm(nn.Module):
         sq = torch.nn.functional.pad(x * x, (0, 0, 0, 0, self.size // 2, (self.size - 1) // 2))
         window = sq[:, 0:c]
         for i in range(1, self.size):
-            window = window + sq[:, i:i + c]
+            window = window + sq[:, i : i + c]
         return x / (self.k + (self.alpha / self.size) * window) ** self.beta
 
     def extra_repr(self):
@@ -95,11 +97,17 @@ class AlexNet(nn.Module):
         super().__init__()
         layers, c, size = [], cfg.in_channels, cfg.image_size
         for cout in cfg.channels:
-            layers += [nn.Conv2d(c, cout, 5, padding=2), nn.ReLU(),
-                       nn.MaxPool2d(3, stride=2, padding=1)]
+            layers += [
+                nn.Conv2d(c, cout, 5, padding=2),
+                nn.ReLU(),
+                nn.MaxPool2d(3, stride=2, padding=1),
+            ]
             if cfg.lrn:
-                layers.append(LocalResponseNorm(cfg.lrn_size, alpha=cfg.lrn_alpha,
-                                                beta=cfg.lrn_beta, k=cfg.lrn_k))
+                layers.append(
+                    LocalResponseNorm(
+                        cfg.lrn_size, alpha=cfg.lrn_alpha, beta=cfg.lrn_beta, k=cfg.lrn_k
+                    )
+                )
             c, size = cout, (size - 1) // 2 + 1
         self.features = nn.Sequential(*layers)
         dims = [c * size * size, *cfg.hidden]
@@ -116,7 +124,7 @@ class AlexNet(nn.Module):
 class MLP(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        dims = [cfg.in_channels * cfg.image_size ** 2, *cfg.hidden]
+        dims = [cfg.in_channels * cfg.image_size**2, *cfg.hidden]
         layers = []
         for a, b in zip(dims[:-1], dims[1:]):
             layers += [nn.Linear(a, b), nn.ReLU()]
