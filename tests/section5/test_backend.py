@@ -7,7 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from finite_expressivity.section5.backend import available_memory_bytes, get_backend
+from finite_expressivity.core.machine import available_memory_bytes
+from finite_expressivity.section5.backend import get_backend
 
 
 def test_resolution_and_errors():

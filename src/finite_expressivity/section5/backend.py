@@ -10,11 +10,12 @@ GEMV streams a stored kernel matrix at about twice NumPy's speed.
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import numpy as np
 
-__all__ = ["Backend", "get_backend", "available_memory_bytes"]
+from ..core.machine import available_memory_bytes
+
+__all__ = ["Backend", "get_backend"]
 
 _NAMES = ("auto", "numpy", "torch", "cupy")
 
@@ -228,6 +229,14 @@ class Backend:
         elif self.name == "cupy":
             self.xp.cuda.runtime.deviceSynchronize()
 
+    def peak_gpu_bytes(self) -> int | None:
+        """Peak GPU memory this process allocated through the library (None on a CPU)."""
+        if not self.is_gpu:
+            return None
+        if self.name == "torch":
+            return int(self._t.cuda.max_memory_allocated())
+        return int(self.xp.get_default_memory_pool().total_bytes())
+
     def memory_bytes(self) -> int:
         """Memory this backend may use: free GPU memory, or available host RAM."""
         if self.name == "torch" and self.is_gpu:
@@ -237,21 +246,6 @@ class Backend:
             free, _ = self.xp.cuda.runtime.memGetInfo()
             return int(free)
         return available_memory_bytes()
-
-
-def available_memory_bytes() -> int:
-    """Host memory available to a new allocation (``MemAvailable``), in bytes."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30
 
 
 def _has(module: str) -> bool:

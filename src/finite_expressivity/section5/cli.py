@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from ..core.argtypes import add_data_dir, nonnegative, positive
@@ -155,7 +154,7 @@ def main(args) -> int:
     from ..core.progress import Progress  # noqa: PLC0415
     from ..core.provenance import provenance  # noqa: PLC0415
 
-    prog = Progress(stream=None if args.quiet else sys.stderr)
+    prog = Progress(quiet=args.quiet)
     if args.experiment is not None:
         from .experiments import run_experiment  # noqa: PLC0415
 

@@ -506,7 +506,7 @@ def run_experiment(
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"experiment must be one of {sorted(EXPERIMENTS)}, got {name!r}")
-    progress = progress or Progress(stream=None)
+    progress = progress or Progress(quiet=True)
     out = Path(out)
     t0 = time.perf_counter()
     config = dict(

@@ -288,7 +288,7 @@ class KernelInterpolant:
         self
         """
         self._check()
-        prog = self.progress or Progress(stream=None)
+        prog = self.progress or Progress(quiet=True)
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] < 2:
             raise ValueError(
@@ -434,7 +434,7 @@ class KernelInterpolant:
                 f"{self.X_fit_.dtype}; pass the same kind of features"
             )
         dtype = np.dtype(dtype or self.plan_.dtype)
-        prog = self.progress or Progress(stream=None)
+        prog = self.progress or Progress(quiet=True)
         out = kernel_matmul(
             X,
             self.X_fit_,

@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from ..core.progress import Progress, peak_memory_gb
+from ..core.machine import peak_memory_gb
+from ..core.progress import Progress
 from .features import FEATURES, make_features
 from .interpolant import KernelInterpolant
 
@@ -88,7 +89,7 @@ def run_kernel(
     """
     if features not in FEATURES:
         raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
-    prog = progress or Progress(stream=None)
+    prog = progress or Progress(quiet=True)
     t0 = time.perf_counter()
     with prog.stage("load data"):
         ds = images if images is not None else _load(dataset, data_dir)
@@ -126,7 +127,7 @@ def run_kernel(
         pred = model.predict(Xte)
     test_error = float(np.mean(pred != ds.test_labels[:n_test]))
     s = model.summary()
-    peak = peak_memory_gb(model.backend_)
+    peak = peak_memory_gb(model.backend_.peak_gpu_bytes())
     out = {
         "dataset": dataset,
         "n_train": n,

@@ -8,6 +8,7 @@ import sys
 import time
 
 from ..core.argtypes import add_data_dir, nonnegative
+from ..core.progress import Progress
 from .job import run_theorem, theorem_data
 
 
@@ -38,6 +39,7 @@ def _register_theorem(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default="numpy", choices=["numpy", "torch", "cupy"])
+    p.add_argument("--device", default="auto", help="auto (CUDA when visible), cpu, cuda, cuda:N")
     p.add_argument(
         "--data",
         metavar="PATH",
@@ -86,10 +88,11 @@ def main(args) -> int:
         y,
         seed=args.seed,
         backend=args.backend,
+        device=args.device,
         tol=args.tol,
         forward_sample=args.forward_sample,
         save=args.save,
-        verbose=not args.quiet,
+        progress=Progress(quiet=args.quiet),
         meta=meta,
         depth=args.depth,
     )

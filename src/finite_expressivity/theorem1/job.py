@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,18 +17,6 @@ from .construction import fit
 __all__ = ["theorem_data", "read_user_data", "run_theorem", "to_backend"]
 
 _DATASETS = ("mnist", "fashion-mnist", "gaussian")
-
-
-@contextmanager
-def stage(name: str, seconds: dict, *, verbose: bool = True):
-    """Time a stage into ``seconds[name]``; tell stderr when a stage is slow."""
-    start = time.perf_counter()
-    if verbose:
-        print(f"fe: {name} ...", file=sys.stderr, flush=True)
-    yield
-    seconds[name] = time.perf_counter() - start
-    if verbose and seconds[name] >= 1.0:
-        print(f"fe: {name} done in {seconds[name]:.2f} s", file=sys.stderr, flush=True)
 
 
 def read_user_data(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -186,9 +172,14 @@ def _points_and_labels(dataset, *, n, d, labels, seed, data_file, data_dir):
     raise ValueError(f"--dataset must be one of {list(_DATASETS)}, got {dataset!r}")
 
 
-def to_backend(arrays, backend: str):
-    """Move NumPy arrays to ``numpy``, ``torch`` (CUDA if available) or ``cupy``."""
+def to_backend(arrays, backend: str, device: str = "auto"):
+    """Move NumPy arrays to ``numpy``, ``torch`` or ``cupy`` on ``device`` (the package's
+    device rule: "auto" is CUDA when visible)."""
+    from ..core.devices import resolve_device
+
     if backend == "numpy":
+        if device not in ("auto", "cpu"):
+            raise ValueError(f"--backend numpy runs on the CPU, got --device {device}")
         return arrays, "cpu"
     if backend == "torch":
         try:
@@ -197,10 +188,10 @@ def to_backend(arrays, backend: str):
             raise ValueError(
                 "--backend torch needs PyTorch: pip install 'finite-expressivity[torch]'"
             ) from None
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
-        return [
-            torch.as_tensor(np.asarray(a, dtype=np.float64), device=dev) for a in arrays
-        ], f"torch:{dev}"
+        dev = resolve_device(device, "torch")
+        return [torch.as_tensor(np.asarray(a, dtype=np.float64), device=dev) for a in arrays], (
+            f"torch:{dev}"
+        )
     if backend == "cupy":
         try:
             import cupy
@@ -208,7 +199,9 @@ def to_backend(arrays, backend: str):
             raise ValueError(
                 "--backend cupy needs CuPy and a CUDA GPU: pip install 'finite-expressivity[gpu]'"
             ) from None
-        return [cupy.asarray(np.asarray(a, dtype=np.float64)) for a in arrays], "cupy:cuda"
+        dev = resolve_device("cuda" if device == "auto" else device, "cupy")
+        with cupy.cuda.Device(int(dev.partition(":")[2])):
+            return [cupy.asarray(np.asarray(a, dtype=np.float64)) for a in arrays], f"cupy:{dev}"
     raise ValueError(f"--backend must be numpy, torch or cupy, got {backend!r}")
 
 
@@ -225,16 +218,85 @@ def _sync(x):
         cupy.cuda.Device().synchronize()
 
 
+def time_construction(Xb, yb, *, seed: int = 0, repeat: int = 1):
+    """Fit, and time it against the floor (one projection and one sort), warm.
+
+    The first run of anything on fresh arrays pays page faults that say nothing about
+    the algorithm, so with ``repeat > 1`` both times are the best of ``repeat`` runs.
+
+    Returns
+    -------
+    net : TwoLayerReLU
+    seconds : dict
+        ``construct`` (best), ``construct_first`` and ``floor`` (best).
+    """
+    start = time.perf_counter()
+    net = fit(Xb, yb, seed=seed)
+    _sync(net.w)
+    first = time.perf_counter() - start
+    best = first
+    for _ in range(repeat - 1):
+        start = time.perf_counter()
+        _sync(fit(Xb, yb, seed=seed).w)
+        best = min(best, time.perf_counter() - start)
+    floor = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        _sync((Xb @ net.a).argsort())
+        floor.append(time.perf_counter() - start)
+    return net, {"construct": best, "construct_first": first, "floor": min(floor)}
+
+
+def forward_sample_rows(n: int, forward_sample: int | None, seed: int) -> np.ndarray:
+    """The rows the O(n^2) float64 forward pass runs on: all when n is at most
+    ``forward_sample`` (default ``min(n, 4e9 // n)``), else a seeded sorted sample."""
+    if forward_sample is None:
+        forward_sample = max(1, min(n, 4_000_000_000 // n))
+    if forward_sample < 1:
+        raise ValueError(f"--forward-sample must be positive, got {forward_sample}")
+    if n <= forward_sample:
+        return np.arange(n)
+    return np.sort(np.random.default_rng([seed, 2]).choice(n, forward_sample, replace=False))
+
+
+def check_deep(host, deep, X, seed: int) -> dict:
+    """The depth-k facts for the report, with an exact spot check of 8 points.
+
+    The deep network computes exactly the two-layer function (``proofs/coq/DepthK.v``),
+    so the two-layer certificate is its certificate; the spot check is independent.
+    """
+    from fractions import Fraction
+
+    from .certify import exact_outputs
+    from .deep import exact_deep_output
+
+    pts = np.random.default_rng([seed, 3]).choice(X.shape[0], min(8, X.shape[0]), replace=False)
+    C, E = exact_outputs(host, X[pts])
+    agree = all(
+        exact_deep_output(deep, X[i]) == Fraction(int(C[t, 0])) * Fraction(2) ** E
+        for t, i in enumerate(pts)
+    )
+    return {
+        "depth": deep.depth,
+        "params_per_layer": deep.params_per_layer,
+        "widths": deep.widths,
+        "free_params": deep.free_params,
+        "deep_equals_two_layer": bool(agree),
+        "deep_points_checked": int(len(pts)),
+    }
+
+
 def run_theorem(
     X,
     y,
     *,
     seed: int = 0,
     backend: str = "numpy",
+    device: str = "auto",
     tol: float | None = None,
     forward_sample: int | None = None,
     save: str | None = None,
-    verbose: bool = True,
+    progress=None,
     meta: dict | None = None,
     depth: int = 2,
 ) -> dict:
@@ -244,88 +306,58 @@ def run_theorem(
     ----------
     X, y : numpy.ndarray
         Points (n, d) and labels (n,).
+    backend, device : str
+        Where the construction and the float64 forward pass run (:func:`to_backend`).
+    tol : float, optional
+        Certification tolerance (default ``1e-6 * max(1, max|y|)``).
     forward_sample : int, optional
-        The plain float64 forward pass costs O(n^2); it runs on all points when
-        n is at most this, else on a seeded random sample of this many points.
-        Default: ``min(n, 4e9 // n)`` (all of MNIST; 4,000 points of a million).
+        See :func:`forward_sample_rows`.
+    save : str, optional
+        Write the network's ``a, b, w`` here (``.npz``).
+    progress : Progress, optional
+        Stage timings and progress lines (default: silent timing).
+    meta : dict, optional
+        Describes the data (copied into the report).
+    depth : int
+        2, or K >= 3 for the depth-K network of :mod:`.deep`.
     """
+    from ..core.progress import Progress
     from ..core.validation import to_numpy
 
-    seconds: dict = {}
-    (Xb, yb), device = to_backend([X, y], backend)
-    with stage("construct", seconds, verbose=verbose):
-        net = fit(Xb, yb, seed=seed)
-        _sync(net.w)
-    # Speed is compared warm, best of `repeat` runs of each: the first run of anything
-    # on fresh arrays pays page faults that say nothing about the algorithm.
-    seconds["construct_first"] = seconds["construct"]
-    repeat = 3 if X.shape[0] >= 10_000 else 1
-    for _ in range(repeat - 1):
-        start = time.perf_counter()
-        _sync(fit(Xb, yb, seed=seed).w)
-        seconds["construct"] = min(seconds["construct"], time.perf_counter() - start)
-    floor = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        _sync((Xb @ net.a).argsort())
-        floor.append(time.perf_counter() - start)
-    seconds["floor"] = min(floor)
+    prog = progress or Progress(quiet=True)
     n = X.shape[0]
-    if forward_sample is None:
-        forward_sample = max(1, min(n, 4_000_000_000 // n))
-    if forward_sample < 1:
-        raise ValueError(f"--forward-sample must be positive, got {forward_sample}")
-    idx = (
-        np.arange(n)
-        if n <= forward_sample
-        else np.sort(np.random.default_rng([seed, 2]).choice(n, forward_sample, replace=False))
-    )
+    (Xb, yb), where = to_backend([X, y], backend, device)
+    repeat = 3 if n >= 10_000 else 1
+    with prog.stage("construct"):
+        net, seconds = time_construction(Xb, yb, seed=seed, repeat=repeat)
+    idx = forward_sample_rows(n, forward_sample, seed)
     deep = None
     if depth != 2:
         from .deep import deepen
 
         deep = deepen(net, depth)
-    with stage(f"float64 forward on {idx.size:,} points", seconds, verbose=verbose):
+    with prog.stage("float64 forward"):
         sub = Xb[idx] if backend == "numpy" else Xb[_index(idx, Xb)]
         out = to_numpy(net(sub) if deep is None else deep(to_numpy(sub)))
-    seconds["forward"] = seconds.pop(f"float64 forward on {idx.size:,} points")
     host = net.to_numpy()
-    with stage("exact certificate", seconds, verbose=verbose):
+    with prog.stage("exact certificate"):
         proj = exact_projections(X, host.a)
         cert = certify(host, X, np.asarray(y, dtype=np.float64), tol=tol, projections=proj)
-    seconds["certify"] = seconds.pop("exact certificate")
-    with stage("diagnostics", seconds, verbose=verbose):
+    with prog.stage("diagnostics"):
         diag = diagnose(host, X, tol=cert.tol, projections=proj)
-    seconds["diagnose"] = seconds.pop("diagnostics")
     extra = {}
     if deep is not None:
-        # The deep network computes exactly the two-layer function (proofs/coq/DepthK.v),
-        # so the exact certificate above is its certificate; spot-check it exactly too.
-        with stage("exact check of the deep network", seconds, verbose=verbose):
-            from fractions import Fraction
-
-            from .certify import exact_outputs
-            from .deep import exact_deep_output
-
-            pts = np.random.default_rng([seed, 3]).choice(
-                X.shape[0], min(8, X.shape[0]), replace=False
-            )
-            C, E = exact_outputs(host, X[pts])
-            agree = all(
-                exact_deep_output(deep, X[i]) == Fraction(int(C[t, 0])) * Fraction(2) ** E
-                for t, i in enumerate(pts)
-            )
-        seconds["deep_check"] = seconds.pop("exact check of the deep network")
-        extra = {
-            "depth": depth,
-            "params_per_layer": deep.params_per_layer,
-            "widths": deep.widths,
-            "free_params": deep.free_params,
-            "deep_equals_two_layer": bool(agree),
-            "deep_points_checked": int(len(pts)),
-        }
+        with prog.stage("exact check of the deep network"):
+            extra = check_deep(host, deep, X, seed)
     if save:
         host.save(save)
+    seconds.update(
+        forward=prog.seconds["float64 forward"],
+        certify=prog.seconds["exact certificate"],
+        diagnose=prog.seconds["diagnostics"],
+    )
+    if deep is not None:
+        seconds["deep_check"] = prog.seconds["exact check of the deep network"]
     res64 = np.abs(out - np.asarray(y, dtype=np.float64)[idx])
     report = {
         **(meta or {}),
@@ -341,7 +373,7 @@ def run_theorem(
         "tol": cert.tol,
         "seed": seed,
         "backend": backend,
-        "device": device,
+        "device": where,
         "min_projection_gap": diag.min_gap,
         "max_abs_weight": diag.max_abs_weight,
         "projection_digits": diag.projection_digits,
@@ -351,8 +383,8 @@ def run_theorem(
         "seconds": seconds,
         "construct_over_floor": seconds["construct"] / seconds["floor"],
         "timing_runs": repeat,  # construct and floor: best of this many runs
+        **extra,
     }
-    report.update(extra)
     if save:
         report["saved"] = str(save)
     return report
