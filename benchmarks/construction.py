@@ -115,7 +115,7 @@ def main(argv=None):
 
 def gpu_main(args):
     """fit against the floor on torch/CuPy arrays (GPU when available), synchronised timings."""
-    from finite_expressivity.theorem1.job import _sync, to_backend
+    from finite_expressivity.theorem1.theorem_job import _sync, to_backend
 
     print(f"backend {args.backend}")
     print(f"{'n':>9} {'device':>12} {'floor s':>9} {'fit s':>9} {'fit/floor':>9}")

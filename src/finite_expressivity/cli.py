@@ -19,10 +19,10 @@ from . import __version__
 
 # One entry per module providing ``register(subparsers)``; add yours here.
 _COMMANDS = (
-    "finite_expressivity.theorem1.cli",
-    "finite_expressivity.data.cli",
-    "finite_expressivity.randomization.cli",
-    "finite_expressivity.section5.cli",
+    "finite_expressivity.theorem1.theorem_cli",
+    "finite_expressivity.data.data_cli",
+    "finite_expressivity.randomization.models_cli",
+    "finite_expressivity.section5.kernel_cli",
 )
 
 
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from .data.dataset import DataError
+    from .data.image_dataset import DataError
 
     parser = build_parser()
     previous = _sigterm_as_interrupt()

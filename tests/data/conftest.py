@@ -228,7 +228,7 @@ def fe(monkeypatch, capsys):
     """Run ``fe ARGS...`` (only the data subcommands) -> (exit code, stdout, stderr)."""
     import finite_expressivity.cli as cli
 
-    monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.data.cli",))
+    monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.data.data_cli",))
 
     def run(*argv):
         code = cli.main([str(a) for a in argv])

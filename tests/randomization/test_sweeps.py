@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 from finite_expressivity.cli import main  # noqa: E402
 from finite_expressivity.data import ImageDataset  # noqa: E402
 from finite_expressivity.randomization import sweep as sweep_mod  # noqa: E402
-from finite_expressivity.randomization.artifacts import P_GRID, TABLE1_PAPER  # noqa: E402
 from finite_expressivity.randomization.models import PAPER_LR, PAPER_PARAMS  # noqa: E402
+from finite_expressivity.randomization.presets import P_GRID, TABLE1_PAPER  # noqa: E402
 from finite_expressivity.randomization.sweeps import (
     ARTIFACTS,
     RunSpec,

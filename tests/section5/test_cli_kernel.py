@@ -35,10 +35,10 @@ KEYS = {
 def fe(monkeypatch, capsys, tiny_dataset):
     """Run ``fe kernel ARGS`` on the synthetic dataset -> (code, stdout, stderr)."""
     import finite_expressivity.cli as cli
-    import finite_expressivity.section5.experiments as ex
-    import finite_expressivity.section5.job as run
+    import finite_expressivity.section5.kernel_job as run
+    import finite_expressivity.section5.studies as ex
 
-    monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.section5.cli",))
+    monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.section5.kernel_cli",))
     monkeypatch.setattr(run, "_load", lambda *a, **k: tiny_dataset)
     monkeypatch.setattr(ex, "_load", lambda *a, **k: tiny_dataset)
 
@@ -138,8 +138,8 @@ def wide_dataset(rng, blobs):
 )
 def test_experiments_write_json_csv_and_figures(fe, monkeypatch, tmp_path, wide_dataset, name):
     pytest.importorskip("torch")
-    import finite_expressivity.section5.experiments as ex
-    import finite_expressivity.section5.job as run
+    import finite_expressivity.section5.kernel_job as run
+    import finite_expressivity.section5.studies as ex
 
     monkeypatch.setattr(run, "_load", lambda *a, **k: wide_dataset)
     monkeypatch.setattr(ex, "_load", lambda *a, **k: wide_dataset)
@@ -164,7 +164,7 @@ def test_experiments_write_json_csv_and_figures(fe, monkeypatch, tmp_path, wide_
 def test_real_mnist_subset(capsys, monkeypatch):
     import finite_expressivity.cli as cli
 
-    monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.section5.cli",))
+    monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.section5.kernel_cli",))
     assert cli.main(["kernel", "--n", "5000", "--n-test", "2000", "--json", "--quiet"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["train_error"] == 0.0 and r["test_error"] < 0.06
@@ -198,7 +198,7 @@ def _write_cifar(folder, rng, n_per_batch=12, n_test=20):
 def test_cifar10_from_the_users_disk(capsys, monkeypatch, tmp_path, rng):
     import finite_expressivity.cli as cli
 
-    monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.section5.cli",))
+    monkeypatch.setattr(cli, "_COMMANDS", ("finite_expressivity.section5.kernel_cli",))
     _write_cifar(tmp_path / "cifar-10-batches-py", rng)
     code = cli.main(
         ["kernel", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--json", "--quiet"]

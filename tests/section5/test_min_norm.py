@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finite_expressivity.section5.min_norm import min_norm_solution, sgd_least_squares
+from finite_expressivity.section5.linear import min_norm_solution, sgd_least_squares
 
 
 def test_min_norm_solution_is_the_pseudoinverse_and_smallest(rng):

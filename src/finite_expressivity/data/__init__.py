@@ -15,10 +15,10 @@ Randomize (Section 2), preprocess (Appendix A), serve batches::
 Nothing here imports torch until a loader or augmentation is used.
 """
 
-from .catalog import DATASETS, cached, load
 from .cifar import load_cifar
-from .dataset import DataError, ImageDataset, cache_dir
+from .datasets import DATASETS, cached, load
 from .folder import load_image_folder
+from .image_dataset import DataError, ImageDataset, cache_dir
 from .loader import DeviceLoader
 from .preprocess import augment, preprocess
 from .registry import fetch

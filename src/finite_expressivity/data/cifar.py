@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataError, ImageDataset, cache_dir, sha256_file
+from .image_dataset import DataError, ImageDataset, cache_dir, sha256_file
 
 __all__ = ["CIFAR", "load_cifar", "locate_cifar", "cifar_cache_info"]
 

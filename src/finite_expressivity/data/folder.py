@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataError, ImageDataset
+from .image_dataset import DataError, ImageDataset
 
 __all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]
 

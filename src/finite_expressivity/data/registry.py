@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.files import atomic_write_bytes, atomic_write_json
 from .cifar import CIFAR
-from .dataset import DataError, ImageDataset, cache_dir, sha256_file
+from .image_dataset import DataError, ImageDataset, cache_dir, sha256_file
 
 __all__ = ["SOURCES", "fetch", "load_registry", "registry_cache_info"]
 
@@ -254,7 +254,7 @@ def fetch(name: str, path=None, *, network: bool = True) -> Path:
     ----------
     name : {"mnist", "fashion-mnist"}
     path : str or Path, optional
-        Cache folder (see :func:`~finite_expressivity.data.dataset.cache_dir`).
+        Cache folder (see :func:`~finite_expressivity.data.image_dataset.cache_dir`).
     network : bool
         Whether the registry may be asked. Without it and without a cached copy,
         a :class:`DataError` says what to fetch and where to put it.

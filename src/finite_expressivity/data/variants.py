@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dataset import ImageDataset
+from .image_dataset import ImageDataset
 
 __all__ = [
     "VARIANTS",

@@ -7,7 +7,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..core.files import atomic_write_figure
-from .artifacts import FIG1A_VARIANTS, MODEL_LABELS, TABLE1_COLUMNS, TABLE1_PAPER, VARIANT_LABELS
+from .presets import FIG1A_VARIANTS, MODEL_LABELS, TABLE1_COLUMNS, TABLE1_PAPER, VARIANT_LABELS
 
 __all__ = ["fig1a", "fig1bc", "table1", "fig2b", "relative_steps"]
 

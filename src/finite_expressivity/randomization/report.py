@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .artifacts import (
+from .figures import _cell, _mean, _subtitle, relative_steps
+from .presets import (
     FIG1A_PAPER_STEPS,
     FIG1A_VARIANTS,
     MODEL_LABELS,
@@ -10,7 +11,6 @@ from .artifacts import (
     TABLE1_PAPER,
     VARIANT_LABELS,
 )
-from .figures import _cell, _mean, _subtitle, relative_steps
 
 __all__ = ["fig1a", "fig1bc", "table1", "fig2b"]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.files import atomic_write_csv, atomic_write_json, atomic_write_text
-from .artifacts import ARTIFACTS, DEVIATIONS, PRESETS, Artifact
+from .presets import ARTIFACTS, DEVIATIONS, PRESETS, Artifact
 from .specs import RunSpec, spec_from_dict, spec_to_dict
 from .sweep import SUMMARY_FIELDS, load_records, run_one, run_sweep, validate_specs
 

@@ -13,12 +13,11 @@ behind ``fe kernel``, ``run_experiment`` the paper's experiments, and
 """
 
 from .backend import Backend, get_backend
-from .experiments import EXPERIMENTS, run_experiment
 from .features import gabor_features, random_conv_features, raw_features
 from .gram import Kernel, bandwidth_rule, kernel_matmul, kernel_matrix
 from .interpolant import KernelInterpolant, SolverPlan, one_hot, plan_solver
-from .job import run_kernel
-from .min_norm import min_norm_solution, sgd_least_squares
+from .kernel_job import run_kernel
+from .linear import min_norm_solution, sgd_least_squares
 from .solvers import (
     NystromPreconditioner,
     OnTheFlyKernel,
@@ -27,6 +26,7 @@ from .solvers import (
     solve_eigenpro,
     solve_pcg,
 )
+from .studies import EXPERIMENTS, run_experiment
 
 __all__ = [
     "KernelInterpolant",

@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .cifar import CIFAR, cifar_cache_info, load_cifar
-from .dataset import DataError, ImageDataset
 from .folder import load_image_folder
+from .image_dataset import DataError, ImageDataset
 from .registry import SOURCES, load_registry, registry_cache_info
 
 __all__ = ["DATASETS", "load", "cached"]

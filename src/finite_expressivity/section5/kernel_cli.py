@@ -12,11 +12,11 @@ __all__ = ["register", "main", "format_result"]
 
 def register(sub) -> None:
     """Add ``fe kernel`` to the ``fe`` parser."""
-    from .experiments import EXPERIMENTS  # noqa: PLC0415
     from .features import FEATURES  # noqa: PLC0415
     from .gram import KERNELS  # noqa: PLC0415
     from .interpolant import SOLVERS  # noqa: PLC0415
-    from .job import DATASETS  # noqa: PLC0415
+    from .kernel_job import DATASETS  # noqa: PLC0415
+    from .studies import EXPERIMENTS  # noqa: PLC0415
 
     p = sub.add_parser(
         "kernel",
@@ -156,7 +156,7 @@ def main(args) -> int:
 
     prog = Progress(quiet=args.quiet)
     if args.experiment is not None:
-        from .experiments import run_experiment  # noqa: PLC0415
+        from .studies import run_experiment  # noqa: PLC0415
 
         out = Path(args.out) if args.out else Path("results") / "section5" / args.experiment
         result = run_experiment(
@@ -177,7 +177,7 @@ def main(args) -> int:
             for line in result.get("lines", []):
                 print(line)
         return 0
-    from .job import run_kernel  # noqa: PLC0415
+    from .kernel_job import run_kernel  # noqa: PLC0415
 
     config = dict(
         dataset=args.dataset,

@@ -9,7 +9,7 @@ import time
 
 from ..core.argtypes import add_data_dir, nonnegative
 from ..core.progress import Progress
-from .job import run_theorem, theorem_data
+from .theorem_job import run_theorem, theorem_data
 
 
 def register(sub) -> None:

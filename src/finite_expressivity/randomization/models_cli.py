@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..core.argtypes import add_data_dir
-from .artifacts import ARTIFACTS, PRESETS
+from .presets import ARTIFACTS, PRESETS
 
 
 def _seeds(text):

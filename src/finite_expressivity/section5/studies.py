@@ -74,7 +74,7 @@ def _figure(ncols=1, width=5.0):
 
 
 def _load(dataset, data_dir):
-    from .job import _load  # noqa: PLC0415
+    from .kernel_job import _load  # noqa: PLC0415
 
     return _load(dataset, data_dir)
 
@@ -82,7 +82,7 @@ def _load(dataset, data_dir):
 # ------------------------------------------------------------------------ raw vs gabor
 def raw_vs_gabor(*, out, quick, seed, dataset, data_dir, backend, device, progress):
     """Interpolate raw pixels and Gabor features; compare test error and norm."""
-    from .job import run_kernel  # noqa: PLC0415
+    from .kernel_job import run_kernel  # noqa: PLC0415
 
     dataset = dataset or "mnist"
     ds = _load(dataset, data_dir)
@@ -357,7 +357,7 @@ def corrupted_labels(*, out, quick, seed, dataset, data_dir, backend, device, pr
 # ------------------------------------------------------------------------ SGD min norm
 def sgd_min_norm(*, out, quick, seed, dataset, data_dir, backend, device, progress):
     """SGD from zero vs from a random start on n <= d MNIST rows."""
-    from .min_norm import min_norm_solution, sgd_least_squares  # noqa: PLC0415
+    from .linear import min_norm_solution, sgd_least_squares  # noqa: PLC0415
 
     dataset = dataset or "mnist"
     ds = _load(dataset, data_dir)
@@ -413,7 +413,7 @@ def sgd_min_norm(*, out, quick, seed, dataset, data_dir, backend, device, progre
 # ------------------------------------------------------------------ random features
 def random_features(*, out, quick, seed, dataset, data_dir, backend, device, progress):
     """Raw-pixel kernel vs random convolutional features (CIFAR-10 if given)."""
-    from .job import run_kernel  # noqa: PLC0415
+    from .kernel_job import run_kernel  # noqa: PLC0415
 
     if dataset is None:
         dataset = "cifar10" if data_dir else "fashion-mnist"

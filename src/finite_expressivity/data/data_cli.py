@@ -99,13 +99,13 @@ def register(subparsers) -> None:
 
 
 def _load(args):
-    from .catalog import load  # noqa: PLC0415
+    from .datasets import load  # noqa: PLC0415
 
     return load(args.name, args.data_dir, size=args.size)
 
 
 def _fetch(args) -> int:
-    from .catalog import cached  # noqa: PLC0415
+    from .datasets import cached  # noqa: PLC0415
     from .registry import fetch  # noqa: PLC0415
 
     path = fetch(args.name, args.data_dir, network=not args.no_network)
@@ -115,7 +115,7 @@ def _fetch(args) -> int:
 
 
 def _list(args) -> int:
-    from .catalog import DATASETS, cached  # noqa: PLC0415
+    from .datasets import DATASETS, cached  # noqa: PLC0415
 
     rows = [cached(name, args.data_dir) for name in DATASETS]
     if args.json:
