@@ -16,18 +16,16 @@ import sys
 import threading
 
 from . import __version__
+from .core.argtypes import CLIError
 
 # One entry per module providing ``register(subparsers)``; add yours here.
 _COMMANDS = (
     "finite_expressivity.theorem1.theorem_cli",
     "finite_expressivity.data.data_cli",
     "finite_expressivity.randomization.models_cli",
+    "finite_expressivity.run_cli",
     "finite_expressivity.section5.kernel_cli",
 )
-
-
-class CLIError(Exception):
-    """A problem with the command line itself (exit status 2)."""
 
 
 class _Parser(argparse.ArgumentParser):

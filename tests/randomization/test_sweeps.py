@@ -9,19 +9,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from finite_expressivity.cli import main  # noqa: E402
+from finite_expressivity.core.runner import write_outputs
 from finite_expressivity.data import ImageDataset  # noqa: E402
-from finite_expressivity.randomization import sweep as sweep_mod  # noqa: E402
+from finite_expressivity.randomization import presets
+from finite_expressivity.randomization.catalog import ARTIFACTS
 from finite_expressivity.randomization.models import PAPER_LR, PAPER_PARAMS  # noqa: E402
 from finite_expressivity.randomization.presets import P_GRID, TABLE1_PAPER  # noqa: E402
-from finite_expressivity.randomization.sweeps import (
-    ARTIFACTS,
-    RunSpec,
-    run_sweep,
-    spec_from_dict,  # noqa: E402
-    spec_to_dict,
-    validate_specs,
-    write_outputs,
-)
+from finite_expressivity.randomization.specs import RunSpec, spec_from_dict, spec_to_dict
+from finite_expressivity.randomization.sweep import run_sweep, validate_specs
 from finite_expressivity.randomization.training import TrainConfig  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -88,9 +83,12 @@ def test_spec_identity_and_round_trip():
     assert (b.data_seed, b.init_seed, b.train.seed) == (1, 1, 1)
 
 
-@pytest.mark.parametrize("name", sorted(ARTIFACTS))
+NAMES = presets.NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_paper_preset_uses_the_papers_models(name):
-    specs = ARTIFACTS[name].runs("paper")
+    specs = presets.specs(name, "paper")
     assert specs and all(s.dataset == "cifar10" and s.n_train is None for s in specs)
     for s in specs:
         assert s.model_overrides == ()
@@ -102,9 +100,9 @@ def test_paper_preset_uses_the_papers_models(name):
         assert s.train.random_crop == (s.column in ("crop", "crop+wd"))
 
 
-@pytest.mark.parametrize("name", sorted(ARTIFACTS))
+@pytest.mark.parametrize("name", NAMES)
 def test_quick_preset_is_small(name):
-    specs = ARTIFACTS[name].runs("quick", seeds=(0, 1))
+    specs = presets.specs(name, "quick", seeds=(0, 1))
     assert all(s.dataset in ("mnist", "fashion-mnist") and s.n_train <= 4000 for s in specs)
     assert len({s.key() for s in specs}) == len(specs)
     mlps = [s for s in specs if s.model.startswith("mlp")]
@@ -112,7 +110,7 @@ def test_quick_preset_is_small(name):
 
 
 def test_artifact_grids():
-    fig1a = ARTIFACTS["fig1a"].runs("quick")
+    fig1a = presets.specs("fig1a", "quick")
     assert [s.variant for s in fig1a] == [
         "true",
         "random-labels",
@@ -120,19 +118,19 @@ def test_artifact_grids():
         "random-pixels",
         "gaussian",
     ]
-    fig1bc = ARTIFACTS["fig1bc"].runs("paper")
+    fig1bc = presets.specs("fig1bc", "paper")
     assert sorted({(s.model, s.p) for s in fig1bc}) == sorted(
         (m, p) for m in ("inception", "alexnet", "mlp1x512") for p in P_GRID
     )
-    table = ARTIFACTS["table1"].runs("paper")
+    table = presets.specs("table1", "paper")
     assert {(s.model, s.column) for s in table} == {
         (m, c) for m, cols in TABLE1_PAPER.items() for c in cols
     }
-    assert {s.model for s in ARTIFACTS["fig2b"].runs("paper")} == {"inception", "inception-nobn"}
+    assert {s.model for s in presets.specs("fig2b", "paper")} == {"inception", "inception-nobn"}
     with pytest.raises(ValueError, match="unknown preset"):
-        ARTIFACTS["fig1a"].runs("fast")
+        presets.specs("fig1a", "fast")
     with pytest.raises(ValueError, match="seeds"):
-        ARTIFACTS["fig1a"].runs("quick", seeds=(0, 0))
+        presets.specs("fig1a", "quick", seeds=(0, 0))
 
 
 # ---- configuration errors, before any training -------------------------------------------
@@ -197,18 +195,19 @@ def test_interrupted_sweep_resumes_with_identical_numbers(tmp_path, monkeypatch)
     ]
     ref = run_sweep(specs, tmp_path / "ref", datasets=DATA, quiet=True, workers=1)
 
-    real = sweep_mod._Printer.__call__
+    import finite_expressivity.core.executors as executors
 
-    def interrupt(self, entry):
-        if "2/3" in self.tag and entry["epoch"] == 2:
-            raise KeyboardInterrupt
-        return real(self, entry)
+    class Interrupting(executors.Progress):
+        def message(self, text):
+            if "2/3" in self.tag and text.startswith("epoch 3 "):
+                raise KeyboardInterrupt
+            return super().message(text)
 
-    monkeypatch.setattr(sweep_mod._Printer, "__call__", interrupt)
+    monkeypatch.setattr(executors, "Progress", Interrupting)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(specs, tmp_path / "run", datasets=DATA, quiet=True, workers=1)
-    monkeypatch.setattr(sweep_mod._Printer, "__call__", real)
-    first = json.loads((tmp_path / "run" / "runs" / specs[0].name() / "result.json").read_text())
+        run_sweep(specs, tmp_path / "run", datasets=DATA, quiet=True, workers=1, progress_every=0)
+    monkeypatch.undo()
+    (first,) = json.loads((tmp_path / "run" / "runs" / specs[0].name() / "result.json").read_text())
     assert (tmp_path / "run" / "runs" / specs[1].name() / "checkpoint.pt").exists()
     recs = run_sweep(specs, tmp_path / "run", datasets=DATA, quiet=True, workers=1)
     assert recs[0] == first
@@ -259,7 +258,8 @@ def test_outputs_are_written(name, records, tmp_path):
         ]
     if name == "fig2b":
         recs = [{**recs[0], "model": "inception"}, {**recs[1], "model": "inception-nobn"}]
-    res = write_outputs(name, recs, tmp_path / "out")
+    art = {a.name: a for a in ARTIFACTS}[name]
+    res = write_outputs(art, recs, tmp_path / "out")
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert isinstance(data, list) and all(REQUIRED <= set(r) for r in data)
     assert (tmp_path / "out" / "results.csv").read_text().startswith("name,")
@@ -301,7 +301,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_interrupted_run_says_how_to_resume(tmp_path, monkeypatch, capsys):
-    import finite_expressivity.randomization.sweeps as experiments_pkg
+    import finite_expressivity.core.runner as experiments_pkg
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -316,7 +316,7 @@ def test_sigterm_stops_like_ctrl_c(monkeypatch, capsys):
     import os
     import signal
 
-    import finite_expressivity.randomization.sweeps as experiments_pkg
+    import finite_expressivity.core.runner as experiments_pkg
 
     def killed(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["nonnegative", "positive", "add_data_dir"]
+__all__ = ["CLIError", "nonnegative", "positive", "add_data_dir"]
+
+
+class CLIError(Exception):
+    """A problem with the command line itself: ``fe`` prints it and exits with status 2."""
 
 
 def nonnegative(name: str):

@@ -10,8 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from contextlib import contextmanager
 
-__all__ = ["resolve_device", "torch_device", "cuda_available", "gpu_count", "cpu_count"]
+__all__ = [
+    "resolve_device",
+    "torch_device",
+    "cuda_available",
+    "gpu_count",
+    "cpu_count",
+    "set_torch_threads",
+    "torch_threads",
+]
 
 
 def _has(module: str) -> bool:
@@ -112,3 +121,31 @@ def torch_device(device="auto"):
     if isinstance(device, torch.device):
         device = str(device)
     return torch.device(resolve_device(device, "torch"))
+
+
+def set_torch_threads(n: int) -> None:
+    """PyTorch's intra-op threads (a no-op where PyTorch is not installed)."""
+    if _has("torch"):
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(int(n))
+
+
+@contextmanager
+def torch_threads(n: int | None):
+    """PyTorch's intra-op threads set to ``n`` for the block, then restored (None: as is).
+
+    Small models run fastest with one thread per process, and far slower when threads
+    compete for busy cores: sweeps run one single-threaded process per core.
+    """
+    if n is None or not _has("torch"):
+        yield
+        return
+    import torch  # noqa: PLC0415
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -76,12 +76,17 @@ def fig1a(records, out) -> list:
     return atomic_write_figure(fig, out, "fig1a")
 
 
+def _seeds(r) -> tuple:
+    """The seeds that pair a run with its p = 0 twin."""
+    return r["data_seed"], r["init_seed"], r["batch_seed"]
+
+
 def relative_steps(records) -> dict:
     """``{(model, p): [steps_to_fit(p) / steps_to_fit(0) for each seed]}`` (None if unfitted)."""
-    base = {(r["model"], r["seed"]): r["steps_to_fit"] for r in records if r["p"] == 0}
+    base = {(r["model"], *_seeds(r)): r["steps_to_fit"] for r in records if r["p"] == 0}
     out = defaultdict(list)
     for r in records:
-        b, s = base.get((r["model"], r["seed"])), r["steps_to_fit"]
+        b, s = base.get((r["model"], *_seeds(r))), r["steps_to_fit"]
         out[(r["model"], r["p"])].append(None if (b is None or s is None) else s / b)
     return dict(out)
 

@@ -13,16 +13,15 @@ Deviations from Appendix A, in both presets, are listed in :data:`DEVIATIONS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from .models import PAPER_LR
 from .specs import RunSpec
 from .training import TrainConfig
 
 __all__ = [
-    "Artifact",
-    "ARTIFACTS",
+    "NAMES",
+    "specs",
+    "default_seeds",
+    "title",
     "PRESETS",
     "DEVIATIONS",
     "FIG1A_VARIANTS",
@@ -90,16 +89,6 @@ TABLE1_PAPER = {
     "mlp3x512": {"wd": (100.0, 53.35), "none": (100.0, 52.39), "random labels": (100.0, 10.48)},
     "mlp1x512": {"wd": (99.80, 50.39), "none": (100.0, 50.51), "random labels": (99.34, 10.61)},
 }
-#: Figure 1a, from one reproduction (25k steps, batch 128): steps until loss <= 0.01
-#: (unverified secondary source, quoted in PAPER.md).
-FIG1A_PAPER_STEPS = {
-    "true": 5_700,
-    "shuffled-pixels": 6_700,
-    "gaussian": 9_900,
-    "random-pixels": 13_000,
-    "random-labels": 17_700,
-}
-
 # ---- per-preset model choices -------------------------------------------------------
 
 #: Appendix A's learning rates, but Inception without BatchNorm at 0.01 (see DEVIATIONS).
@@ -245,52 +234,53 @@ def _fig2b(preset):
     return specs
 
 
-@dataclass(frozen=True)
-class Artifact:
-    """One figure or table of the paper: its runs per preset, its figure, its report."""
-
-    name: str
-    title: str
-    specs: Callable  # preset -> list[RunSpec] (seed 0)
-    figure: str  # name of the function in .figures
-    report: str  # name of the function in .report
-    seeds: dict = None  # preset -> default seeds (else (0,))
-
-    def default_seeds(self, preset: str) -> tuple:
-        return (self.seeds or {}).get(preset, (0,))
-
-    def runs(self, preset: str, seeds=None) -> list:
-        """The runs of ``preset``, once per seed (default: the preset's seeds)."""
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-        seeds = list(self.default_seeds(preset) if seeds is None else seeds)
-        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-            raise ValueError(f"seeds must be non-negative ints, got {seeds!r}")
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be distinct, got {seeds!r}")
-        return [spec.with_seed(s) for s in seeds for spec in self.specs(preset)]
-
-
-ARTIFACTS = {
-    "fig1a": Artifact(
-        "fig1a", "Figure 1a: learning curves under randomization", _fig1a, "fig1a", "fig1a"
-    ),
-    "fig1bc": Artifact(
-        "fig1bc",
+#: name -> (title, spec builder, default seeds per preset (else (0,)))
+_BUILDERS = {
+    "fig1a": ("Figure 1a: learning curves under randomization", _fig1a, {}),
+    "fig1bc": (
         "Figure 1b-c: convergence time and test error vs label corruption",
         _fig1bc,
-        "fig1bc",
-        "fig1bc",
-        seeds={"quick": (0, 1, 2)},
+        {"quick": (0, 1, 2)},
     ),
-    "table1": Artifact(
-        "table1",
-        "Table 1: train/test accuracy with and without regularizers",
-        _table1,
-        "table1",
-        "table1",
-    ),
-    "fig2b": Artifact(
-        "fig2b", "Figure 2b: Inception with and without BatchNorm", _fig2b, "fig2b", "fig2b"
-    ),
+    "table1": ("Table 1: train/test accuracy with and without regularizers", _table1, {}),
+    "fig2b": ("Figure 2b: Inception with and without BatchNorm", _fig2b, {}),
 }
+NAMES = tuple(_BUILDERS)
+
+
+def title(name: str) -> str:
+    return _builder(name)[0]
+
+
+def default_seeds(name: str, preset: str) -> tuple:
+    """The seeds a preset runs when none are given."""
+    return _builder(name)[2].get(preset, (0,))
+
+
+def _builder(name):
+    try:
+        return _BUILDERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown artifact {name!r}; choose one of {', '.join(NAMES)}") from None
+
+
+def specs(name: str, preset: str, seeds=None) -> list:
+    """The :class:`RunSpec` s of artifact ``name`` in ``preset``, once per seed.
+
+    Parameters
+    ----------
+    name : {"fig1a", "fig1bc", "table1", "fig2b"}
+    preset : {"quick", "paper"}
+    seeds : sequence of int, optional
+        Each sets the data, initialization and batch-order seeds of one set of runs;
+        default: the preset's (``(0, 1, 2)`` for fig1bc quick, else ``(0,)``).
+    """
+    build = _builder(name)[1]
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    seeds = list(default_seeds(name, preset) if seeds is None else seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be non-negative ints, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds!r}")
+    return [spec.with_seed(s) for s in seeds for spec in build(preset)]

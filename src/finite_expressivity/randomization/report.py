@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .figures import _cell, _mean, _subtitle, relative_steps
 from .presets import (
-    FIG1A_PAPER_STEPS,
     FIG1A_VARIANTS,
     MODEL_LABELS,
     TABLE1_COLUMNS,
@@ -24,7 +23,14 @@ def _num(x, fmt="{:.2f}"):
 
 
 def _where(records):
-    seeds = sorted({r["seed"] for r in records})
+    seeds = sorted(
+        {
+            str(r["seed"])
+            if r["seed"] is not None
+            else f"{r['data_seed']}/{r['init_seed']}/{r['batch_seed']}"
+            for r in records
+        }
+    )
     test = sorted({r["n_test"] for r in records if r.get("n_test")})
     t = f", {'/'.join(map(str, test))} test images" if test else ""
     return (
@@ -57,18 +63,18 @@ def fig1a(records) -> str:
                 VARIANT_LABELS[v],
                 _num(steps, "{:.0f}"),
                 _num(steps / base if base else None),
-                _num(FIG1A_PAPER_STEPS[v] / FIG1A_PAPER_STEPS["true"]),
                 _num(_mean([r["history"][-1]["loss"] for r in rs if r["history"]]), "{:.4f}"),
                 _pct(_mean([r["final_train_accuracy"] for r in rs])),
                 _pct(_mean([r["test_accuracy"] for r in rs])),
             ]
         )
-    head = ["variant", "steps to fit", "x true", "paper x true*", "last loss", "train %", "test %"]
+    head = ["variant", "steps to fit", "x true", "last loss", "train %", "test %"]
     return (
         f"Figure 1a: {MODEL_LABELS[records[0]['model']]} on {_where(records)}\n"
         + _table(head, rows)
-        + "\n* the paper's Figure 1a (CIFAR-10) as read by one reproduction: steps until loss"
-        " <= 0.01 relative to true labels (unverified)."
+        + "\npaper (Figure 1a, CIFAR-10, small Inception): every variant reaches zero training"
+        " loss; random labels take longest, and random pixels and Gaussian inputs start"
+        " converging faster than random labels. The paper prints no step counts."
     )
 
 

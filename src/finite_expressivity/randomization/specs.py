@@ -51,8 +51,17 @@ class RunSpec:
     column: str = ""
 
     @property
-    def seed(self) -> int:
-        return self.init_seed
+    def seed(self) -> int | None:
+        """The one seed of :meth:`with_seed` when the data, initialization and batch-order
+        seeds agree; None when they differ (each is then recorded on its own)."""
+        seeds = {self.data_seed, self.init_seed, self.train.seed}
+        return self.init_seed if len(seeds) == 1 else None
+
+    def seed_text(self, sep: str = "-") -> str:
+        """``"3"``, or ``"data-init-batch"`` seeds when they differ."""
+        if self.seed is not None:
+            return str(self.seed)
+        return sep.join(str(s) for s in (self.data_seed, self.init_seed, self.train.seed))
 
     def with_seed(self, seed: int) -> RunSpec:
         """The same run with every seed (data, init, batch order) set to ``seed``."""
@@ -72,14 +81,14 @@ class RunSpec:
     def name(self) -> str:
         """A folder name: readable, and unique through the key."""
         col = f"_{self.column}" if self.column else ""
-        return f"{self.model}_{self.variant}_p{self.p:.2f}{col}_s{self.seed}_{self.key()}".replace(
-            "+", "-"
-        )
+        name = f"{self.model}_{self.variant}_p{self.p:.2f}{col}_s{self.seed_text()}_{self.key()}"
+        return name.replace("+", "-")
 
     def short(self) -> str:
         col = f" [{self.column}]" if self.column else ""
         p = f" p={self.p:g}" if self.variant == "corrupt" else ""
-        return f"{self.model} {self.dataset} {self.variant}{p}{col} seed {self.seed}"
+        seeds = "seed" if self.seed is not None else "seeds (data, init, batch)"
+        return f"{self.model} {self.dataset} {self.variant}{p}{col} {seeds} {self.seed_text(', ')}"
 
 
 def spec_to_dict(spec: RunSpec) -> dict:

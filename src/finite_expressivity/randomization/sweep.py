@@ -1,8 +1,9 @@
-"""Run many :class:`RunSpec` s into one folder: resumable, optionally in parallel.
+"""Training runs as runs of the one runner: :func:`train_run` trains one
+:class:`RunSpec`; :func:`run_sweep` runs a list of them into a folder.
 
-Layout of an output folder::
+Layout of an output folder (see :mod:`finite_expressivity.core.runner`)::
 
-    DIR/sweep.json                    which runs this folder is for (checked on reuse)
+    DIR/artifact.json                 which runs this folder is for (checked on reuse)
     DIR/runs/<name>/result.json       one finished run (written last, atomically)
     DIR/runs/<name>/checkpoint.pt     an unfinished run's last epoch (removed when done)
 
@@ -15,18 +16,13 @@ training starts.
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import sys
 import time
-from pathlib import Path
 
-from ..core.files import atomic_write_json
+from ..core.artifact import Run
 from ..core.provenance import provenance
 from .specs import RunSpec, spec_from_dict, spec_to_dict
 
-__all__ = ["run_sweep", "run_one", "validate_specs", "load_records", "SUMMARY_FIELDS"]
+__all__ = ["run_sweep", "train_run", "spec_run", "prepare_runs", "validate_specs", "SUMMARY_FIELDS"]
 
 #: The flat fields of a run record (also the CSV columns).
 SUMMARY_FIELDS = (
@@ -169,48 +165,37 @@ def _record(spec: RunSpec, result, cfg, device: str) -> dict:
     return rec
 
 
-class _Printer:
-    """Progress on stderr: at most one line per ``every`` seconds per run, plus the ends."""
-
-    def __init__(self, tag: str, every: float = 10.0, stream=None, quiet=False):
-        self.tag, self.every, self.quiet = tag, every, quiet
-        self.stream = stream or sys.stderr
-        self.last = -math.inf
-
-    def say(self, msg):
-        if not self.quiet:
-            print(f"[{self.tag}] {msg}", file=self.stream, flush=True)
-
-    def __call__(self, e):
-        now = time.monotonic()
-        if now - self.last < self.every and not e.get("fitted"):
-            return
-        self.last = now
-        test = "" if e["test_accuracy"] is None else f" test {100 * e['test_accuracy']:.1f}%"
-        train = "" if e["train_accuracy"] is None else f" train {100 * e['train_accuracy']:.2f}%"
-        self.say(
-            f"epoch {e['epoch'] + 1} step {e['step']}/{e['max_steps']} loss "
-            f"{e['running_loss']:.4f} running acc {100 * e['running_accuracy']:.1f}%"
-            f"{train}{test} lr {e['lr']:.3g} {e['seconds']:.0f}s"
-        )
+def spec_run(spec: RunSpec) -> Run:
+    """The runner's :class:`~finite_expressivity.core.artifact.Run` for one spec."""
+    return Run(
+        name=spec.name(), fn=train_run, spec=spec_to_dict(spec), label=spec.short(), gpu=True
+    )
 
 
-def run_one(
-    spec: RunSpec,
-    run_dir,
-    *,
-    dataset=None,
-    data_dir=None,
-    device="auto",
-    compile: bool = False,
-    tag: str = "",
-    quiet: bool = False,
-    check=None,
-) -> dict:
-    """Train one spec into ``run_dir`` (resuming from its checkpoint) and return its record.
+def prepare_runs(runs, *, data_dir=None, device="auto", options=None) -> None:
+    """Check every run's spec and load its data before any training (the runner's hook)."""
+    specs = [spec_from_dict(r.spec) for r in runs]
+    validate_specs(
+        specs, data_dir=data_dir, device=device, datasets=(options or {}).get("datasets")
+    )
 
-    If ``run_dir/result.json`` exists the run is finished: it is read back, not redone.
-    ``check``, if given, is called after every epoch's checkpoint (it may raise to stop).
+
+def _epoch_line(e) -> str:
+    test = "" if e["test_accuracy"] is None else f" test {100 * e['test_accuracy']:.1f}%"
+    train = "" if e["train_accuracy"] is None else f" train {100 * e['train_accuracy']:.2f}%"
+    return (
+        f"epoch {e['epoch'] + 1} step {e['step']}/{e['max_steps']} loss "
+        f"{e['running_loss']:.4f} running acc {100 * e['running_accuracy']:.1f}%"
+        f"{train}{test} lr {e['lr']:.3g} {e['seconds']:.0f}s"
+    )
+
+
+def train_run(spec: dict, ctx) -> dict:
+    """Train one spec in ``ctx.run_dir`` (resuming from its checkpoint); its record.
+
+    ``ctx.options``: ``datasets`` (``{name: ImageDataset}`` used instead of loading),
+    ``compile`` (``torch.compile`` the model; same numbers), ``every`` (seconds between
+    progress lines, default 10).
     """
     from dataclasses import replace
 
@@ -218,121 +203,36 @@ def run_one(
     from ..data import make_variant
     from .training import train
 
-    run_dir = Path(run_dir)
-    done = run_dir / "result.json"
-    if done.exists():
-        return json.loads(done.read_text())
-    ds = (
-        dataset
-        if dataset is not None
-        else _load_dataset(spec.dataset, data_dir, spec.n_train, spec.n_test)
-    )
-    data = make_variant(ds, spec.variant, p=spec.p, seed=spec.data_seed)
-    cfg = _model_config(spec, ds)
-    dev = torch_device(device)
-    settings = replace(spec.train, compile=True) if compile else spec.train
-    printer = _Printer(tag or spec.short(), quiet=quiet)
-    ckpt = run_dir / "checkpoint.pt"
-    printer.say(("resuming " if ckpt.exists() else "starting ") + spec.short())
+    s = spec_from_dict(spec)
+    ds = _load_dataset(s.dataset, ctx.data_dir, s.n_train, s.n_test, ctx.options.get("datasets"))
+    data = make_variant(ds, s.variant, p=s.p, seed=s.data_seed)
+    cfg = _model_config(s, ds)
+    dev = torch_device(ctx.device)
+    settings = replace(s.train, compile=True) if ctx.options.get("compile") else s.train
+    ckpt = ctx.run_dir / "checkpoint.pt"
+    ctx.progress.message(("resuming " if ckpt.exists() else "starting ") + s.short())
+    every, last = ctx.options.get("every", 10.0), [-float("inf")]
 
     def progress(entry):
-        if check is not None:
-            check()
-        printer(entry)
+        ctx.check()
+        now = time.monotonic()
+        if now - last[0] >= every or entry.get("fitted"):
+            last[0] = now
+            ctx.progress.message(_epoch_line(entry))
 
     result = train(
-        cfg,
-        data,
-        settings,
-        init_seed=spec.init_seed,
-        device=dev,
-        checkpoint=ckpt,
-        progress=progress,
+        cfg, data, settings, init_seed=s.init_seed, device=dev, checkpoint=ckpt, progress=progress
     )
-    rec = _record(spec, result, cfg, str(dev))
-    atomic_write_json(done, rec)
-    ckpt.unlink(missing_ok=True)
     fit = (
         f"fit at step {result.steps_to_fit}"
         if result.steps_to_fit is not None
         else f"not fitted in {result.steps} steps"
     )
-    printer.say(
+    ctx.progress.message(
         f"done: {fit}, train {100 * result.final_train_accuracy:.2f}%, test "
         f"{100 * result.test_accuracy:.2f}%, {result.seconds:.0f}s"
     )
-    return rec
-
-
-_STOP = None  # in a worker process: the sweep's stop event (set by _init_worker)
-
-
-def _init_worker(stop):
-    global _STOP
-    _STOP = stop
-
-
-def _worker(spec_d, run_dir, dataset, data_dir, device, compile, threads, tag, quiet, parent):
-    import torch
-
-    def parent_alive():  # a stopped or killed sweep leaves no orphans: exit after this
-        # epoch's checkpoint
-        if os.getppid() != parent or (_STOP is not None and _STOP.is_set()):
-            os._exit(1)  # not SystemExit: the pool's worker loop would catch it and go on
-
-    torch.set_num_threads(threads)
-    return run_one(
-        spec_from_dict(spec_d),
-        run_dir,
-        dataset=dataset,
-        data_dir=data_dir,
-        device=device,
-        compile=compile,
-        tag=tag,
-        quiet=quiet,
-        check=parent_alive,
-    )
-
-
-def _guard(out: Path, specs, meta: dict):
-    """Refuse a folder that holds runs of another configuration."""
-    want = {"meta": meta, "runs": sorted(s.key() for s in specs)}
-    path = out / "sweep.json"
-    if path.exists():
-        try:
-            have = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            raise ValueError(
-                f"{path} is unreadable; delete the folder or use another --out"
-            ) from None
-        if have.get("meta") != want["meta"] or have.get("runs") != want["runs"]:
-            what = have.get("meta", {})
-            raise ValueError(
-                f"{out} holds results of another configuration "
-                f"({', '.join(f'{k}={v}' for k, v in what.items()) or 'unknown'}); "
-                f"use another --out or delete it"
-            )
-    else:
-        runs = out / "runs"
-        if runs.exists() and any(runs.iterdir()):
-            raise ValueError(f"{out} holds runs but no sweep.json; use another --out or delete it")
-        atomic_write_json(path, {**want, "specs": [spec_to_dict(s) for s in specs]})
-
-
-def default_workers(device="auto") -> int:
-    """Worker processes for a sweep: one per usable CPU core on a CPU, one on a GPU.
-
-    The quick presets' models are small; one single-threaded process per core runs
-    them about twice as fast on two cores as one process with two threads.
-    """
-    import torch
-
-    if str(device).startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
-        return 1
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return _record(s, result, cfg, str(dev))
 
 
 def run_sweep(
@@ -347,6 +247,7 @@ def run_sweep(
     meta: dict | None = None,
     quiet: bool = False,
     datasets: dict | None = None,
+    progress_every: float = 10.0,
 ) -> list[dict]:
     """Run every spec into ``out``; finished runs are read back, unfinished ones resumed.
 
@@ -356,16 +257,15 @@ def run_sweep(
     out : str or Path
         Output folder (see the module notes).
     data_dir : str or Path, optional
-        Where datasets live (CIFAR-10's folder, or the registry cache).
+        Where datasets live.
     device : str
-        "auto", "cpu", "cuda", ...
+        "auto", "cpu", "cuda", "cuda:N".
     workers : int, optional
-        Processes running specs at once (1: all in this process; default
-        :func:`default_workers`). The numbers do not depend on it.
+        Processes running specs at once (default: one per CPU core, or per GPU). The
+        numbers do not depend on it.
     threads : int, optional
-        torch threads per worker process (default 1: the small models of the quick
-        presets run fastest with one thread per process, and far slower when threads
-        compete for busy cores; use ``workers`` to use more cores).
+        torch threads per worker (default 1: the small models of the quick presets run
+        fastest with one thread per process).
     compile : bool
         ``torch.compile`` the models (does not change a run's identity).
     meta : dict, optional
@@ -373,103 +273,37 @@ def run_sweep(
     quiet : bool
         No progress on stderr.
     datasets : dict, optional
-        ``{name: ImageDataset}`` to use instead of loading ``spec.dataset`` by name
-        (your own data, or small synthetic sets in tests).
+        ``{name: ImageDataset}`` to use instead of loading ``spec.dataset`` by name.
+    progress_every : float
+        Seconds between a run's progress lines (epochs that fit are always reported).
 
     Returns
     -------
     list of dict
         One record per spec, in the order given.
     """
-    if workers is None:
-        workers = default_workers(device)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-    ):
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    from ..core.executors import RunEnv
+    from ..core.runner import run_runs
+
     specs = list(specs)
-    keys = [s.key() for s in specs]
-    if len(set(keys)) != len(keys):
+    for spec in specs:
+        if not isinstance(spec, RunSpec):
+            raise TypeError(f"specs must be RunSpec objects, got {type(spec).__name__}")
+    runs = [spec_run(s) for s in specs]
+    if len({r.key() for r in runs}) != len(runs):
         raise ValueError("two specs describe the same run; give them different seeds or settings")
-    loaded = validate_specs(specs, data_dir=data_dir, device=device, datasets=datasets)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _guard(out, specs, meta or {})
-    threads = threads or 1
-    n = len(specs)
-    records: list = [None] * n
-    pending = []
-    for i, spec in enumerate(specs):
-        done = out / "runs" / spec.name() / "result.json"
-        if done.exists():
-            records[i] = json.loads(done.read_text())
-            if not quiet:
-                print(f"[{i + 1}/{n} {spec.short()}] already done ({done})", file=sys.stderr)
-        else:
-            pending.append(i)
-    if workers == 1 or len(pending) <= 1:
-        import torch
-
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            for i in pending:
-                s = specs[i]
-                records[i] = run_one(
-                    s,
-                    out / "runs" / s.name(),
-                    dataset=loaded[(s.dataset, s.n_train, s.n_test)],
-                    data_dir=data_dir,
-                    device=device,
-                    compile=compile,
-                    tag=f"{i + 1}/{n} {s.short()}",
-                    quiet=quiet,
-                )
-        finally:
-            torch.set_num_threads(before)
-        return records
-
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    ctx = mp.get_context("spawn")
-    stop = ctx.Event()  # set on interruption: the workers stop after their epoch's checkpoint
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(pending)),
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(stop,),
+    options = {
+        "compile": compile,
+        "every": progress_every,
+        **({"datasets": datasets} if datasets else {}),
+    }
+    env = RunEnv(
+        data_dir=None if data_dir is None else str(data_dir),
+        device=device,
+        options=options,
+        quiet=quiet,
+        threads=1 if threads is None else threads,
     )
-    try:
-        given = lambda s: loaded[(s.dataset, s.n_train, s.n_test)] if datasets else None  # noqa: E731
-        futures = {
-            pool.submit(
-                _worker,
-                spec_to_dict(specs[i]),
-                str(out / "runs" / specs[i].name()),
-                given(specs[i]),
-                None if data_dir is None else str(data_dir),
-                device,
-                compile,
-                threads,
-                f"{i + 1}/{n} {specs[i].short()}",
-                quiet,
-                os.getpid(),
-            ): i
-            for i in pending
-        }
-        for fut in as_completed(futures):
-            records[futures[fut]] = fut.result()
-    except BaseException:
-        stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-    return records
-
-
-def load_records(out) -> list[dict]:
-    """The finished runs' records found in ``out/runs`` (any order)."""
-    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("runs/*/result.json"))]
+    return run_runs(
+        runs, out, env, meta=meta or {}, prepare=prepare_runs, parallel=True, workers=workers
+    )

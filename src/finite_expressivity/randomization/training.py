@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.determinism import deterministic
 from ..core.files import atomic_write_bytes
 
 __all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "paper_train_config"]
@@ -230,25 +231,6 @@ def _fingerprint(*parts) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _deterministic(on: bool):
-    import torch
-
-    if not on:
-        yield
-        return
-    prev = torch.are_deterministic_algorithms_enabled()
-    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    prev_bench = torch.backends.cudnn.benchmark
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
-        torch.backends.cudnn.benchmark = prev_bench
-
-
 def evaluate(
     model, images, labels, *, batch_size: int = 1000, autocast=None, channels_last: bool = False
 ) -> tuple[float, float]:
@@ -400,7 +382,7 @@ def train(
                     f"delete it or use another output folder"
                 )
 
-    with _deterministic(config.deterministic):
+    with deterministic(config.deterministic):
         # ---- data: preprocess once, hold it on the device -----------------------------
         keep = None if config.random_crop else size  # random crops need the full image
         x_train = preprocess(np.asarray(data.train_images), crop=keep, whiten=config.whiten)

@@ -530,3 +530,7 @@ def run_experiment(
         out, name, result, rows, fig, config, get_backend(backend, device).device
     )
     return result
+
+
+#: Section 5's artifacts for ``fe run`` (filled in below as they are converted).
+ARTIFACTS = ()
