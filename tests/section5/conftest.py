@@ -61,3 +61,17 @@ def tiny_dataset(rng):
         test_labels=yte,
         sha256="synthetic",
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _probe_cache(tmp_path_factory):
+    """Probe results (machine rates, code paths) go to a session folder, not the home cache."""
+    import os
+
+    before = os.environ.get("FE_PROBE_DIR")
+    os.environ["FE_PROBE_DIR"] = str(tmp_path_factory.mktemp("probes"))
+    yield
+    if before is None:
+        os.environ.pop("FE_PROBE_DIR", None)
+    else:
+        os.environ["FE_PROBE_DIR"] = before

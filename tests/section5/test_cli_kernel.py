@@ -63,7 +63,7 @@ def test_json_has_the_papers_numbers(fe):
 
 @pytest.mark.parametrize("solver", ["pcg", "eigenpro"])
 def test_iterative_solvers_and_table(fe, solver):
-    code, out, _ = fe(
+    code, out, err = fe(
         "--solver",
         solver,
         "--kernel",
@@ -74,7 +74,7 @@ def test_iterative_solvers_and_table(fe, solver):
         "300",
         "--quiet",
     )
-    assert code == 0
+    assert code == 0, err
     assert "solver" in out and solver in out and "train error" in out and "0.00%" in out
 
 

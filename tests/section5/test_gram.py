@@ -60,8 +60,8 @@ def test_integer_distances_are_exact_integers(rng):
 
     be = get_backend("torch", "cpu")
     X = rng.integers(0, 256, size=(64, 24)).astype(np.uint8)
-    P = Points(X, dtype="float64", backend=be)
-    assert P.int_mode
+    P = Points(X, dtype="float64", backend=be, distances="int8")
+    assert P.int_mode and P.path == "int8"
     out = torch.empty(64, 64, dtype=torch.float64)
     P.sq_dists_into(out, slice(0, 64), P)
     ref = ((X[:, None, :].astype(np.int64) - X[None, :, :]) ** 2).sum(-1)

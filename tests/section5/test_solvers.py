@@ -7,15 +7,16 @@ import pytest
 
 from finite_expressivity.section5.backend import get_backend
 from finite_expressivity.section5.gram import Kernel, kernel_matrix
-from finite_expressivity.section5.interpolant import KernelInterpolant, one_hot, plan_solver
+from finite_expressivity.section5.interpolant import KernelInterpolant, one_hot
 from finite_expressivity.section5.solvers import (
     NystromPreconditioner,
     OnTheFlyKernel,
     StoredKernel,
-    solve_cholesky,
-    solve_eigenpro,
-    solve_pcg,
+    plan_solver,
 )
+from finite_expressivity.section5.solvers.cholesky import _solve_cholesky as solve_cholesky
+from finite_expressivity.section5.solvers.eigenpro import _solve_eigenpro as solve_eigenpro
+from finite_expressivity.section5.solvers.pcg import _solve_pcg as solve_pcg
 
 
 def _problem(rng, n=400, d=6, c=3):

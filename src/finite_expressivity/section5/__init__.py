@@ -6,25 +6,33 @@ Kernel "interpolation" of MNIST in three calls::
     m = KernelInterpolant("gaussian", 5.0, input_scale=1 / 255).fit(X_uint8, y)  # K a = y
     print(m.train_error_, m.norm_, (m.predict(X_test) != y_test).mean())
 
-``fit`` picks the solver from n, memory and device (exact Cholesky, Nystrom-PCG on
-a stored float32 K, or EigenPro on the fly); ``run_kernel`` is the whole pipeline
+``fit`` calls ``solve``, the one solver dispatcher: it picks the solver from n,
+memory and device (exact Cholesky, Nystrom-PCG on a stored float32 K, or EigenPro
+on the fly) and the code paths measured fastest on this machine (``choose_paths``),
+and checks the answer; ``floor_seconds`` is what the machine could do at best;
+``run_kernel`` is the whole pipeline
 behind ``fe kernel``, ``ARTIFACTS`` the paper's experiments (``fe run NAME``), and
 ``sgd_least_squares`` / ``min_norm_solution`` the linear-model argument.
 """
 
 from .backend import Backend, get_backend
 from .features import gabor_features, random_conv_features, raw_features
+from .floor import floor_seconds
 from .gram import Kernel, bandwidth_rule, kernel_matmul, kernel_matrix
-from .interpolant import KernelInterpolant, SolverPlan, one_hot, plan_solver
-from .kernel_job import run_kernel
+from .interpolant import KernelInterpolant, one_hot
+from .kernel_job import default_bandwidth, run_kernel
 from .linear import min_norm_solution, sgd_least_squares
+from .paths import Paths, choose_paths
 from .solvers import (
     NystromPreconditioner,
     OnTheFlyKernel,
+    Solution,
+    SolveOptions,
+    SolverPlan,
+    SolverWarning,
     StoredKernel,
-    solve_cholesky,
-    solve_eigenpro,
-    solve_pcg,
+    plan_solver,
+    solve,
 )
 from .studies import ARTIFACTS
 
@@ -37,9 +45,14 @@ __all__ = [
     "plan_solver",
     "SolverPlan",
     "one_hot",
-    "solve_cholesky",
-    "solve_pcg",
-    "solve_eigenpro",
+    "solve",
+    "SolveOptions",
+    "Solution",
+    "SolverWarning",
+    "Paths",
+    "choose_paths",
+    "floor_seconds",
+    "default_bandwidth",
     "NystromPreconditioner",
     "StoredKernel",
     "OnTheFlyKernel",

@@ -25,6 +25,9 @@ __all__ = [
     "Kernel",
     "KERNELS",
     "Points",
+    "DISTANCES",
+    "int8_possible",
+    "kernel_block",
     "bandwidth_rule",
     "kernel_matrix",
     "kernel_matmul",
@@ -32,6 +35,7 @@ __all__ = [
 ]
 
 KERNELS = ("gaussian", "laplacian")
+DISTANCES = ("float32", "int8")
 _WORKSPACE = 512 << 20  # default bytes for one block of kernel values
 
 
@@ -69,16 +73,6 @@ class Kernel:
         ):
             raise ValueError(f"scale must be a finite number > 0, got {self.scale!r}")
         object.__setattr__(self, "scale", float(self.scale))
-
-    def from_sq_dists_(self, sq, backend: Backend):
-        """Turn squared distances of the unscaled inputs into kernel values, in place."""
-        s = self.bandwidth / self.scale  # the bandwidth in the inputs' own units
-        if self.name == "gaussian":
-            sq *= -1.0 / (2.0 * s * s)
-        else:
-            backend.sqrt_(sq)
-            sq *= -1.0 / s
-        return backend.exp_(sq)
 
     def numpy(self, X, Z) -> np.ndarray:
         """Float64 reference: the full matrix ``k(X_i, Z_j)`` by direct differences."""
@@ -150,59 +144,65 @@ def rows_per_block(n_cols: int, itemsize: int, workspace: int = _WORKSPACE) -> i
     return max(1, int(workspace // max(1, n_cols * itemsize)))
 
 
-def _int_path(X, backend) -> bool:
+def int8_possible(X, backend) -> bool:
+    """Whether the exact int8 path can compute ``X``'s distances: uint8 rows of at most
+    8,192 features (int32 accumulation stays exact) with torch's ``_int_mm`` on a CPU."""
     return (
         isinstance(X, np.ndarray)
         and X.dtype == np.uint8
         and X.shape[1] <= 8192
         and backend.name == "torch"
         and not backend.is_gpu
+        and hasattr(backend.lib, "_int_mm")
     )
 
 
-def _center(ref, backend):
-    """The shift for the float path: the column mean of ``ref`` (None on the integer path)."""
-    if _int_path(ref, backend):
-        return None
-    return np.asarray(
-        backend.to_numpy(ref) if not isinstance(ref, np.ndarray) else ref, dtype=np.float64
-    ).mean(0)
+def center(ref, backend) -> np.ndarray:
+    """The shift for the float path: the column mean of ``ref`` (the training points)."""
+    ref = backend.to_numpy(ref) if not isinstance(ref, np.ndarray) else ref
+    return np.asarray(ref, dtype=np.float64).mean(0)
 
 
 class Points:
     """Rows prepared once for blocked squared distances (in the inputs' own units).
 
-    uint8 inputs on torch's CPU backend take an exact integer path: with
-    ``u = x - 128`` as int8, ``|x - z|^2 = a(x) + a(z) - 2 u.v`` where
-    ``a(x) = |x|^2 - 256 sum(x) + 16384 d``, and ``u.v`` is an int8 GEMM with int32
-    accumulation (``torch._int_mm``: AMX/VNNI, about three times the float32 GEMM
-    here). Every distance is then an exact integer. Other inputs are cast to
-    ``dtype`` and use ``|x|^2 + |z|^2 - 2 x.z``, clamped at 0.
+    Two ways to compute the same distances (:mod:`.paths` picks one by timing them):
+
+    * ``distances="int8"`` (uint8 inputs on torch's CPU backend): with ``u = x - 128``
+      as int8, ``|x - z|^2 = a(x) + a(z) - 2 u.v`` where
+      ``a(x) = |x|^2 - 256 sum(x) + 16384 d``, and ``u.v`` is an int8 GEMM with int32
+      accumulation (``torch._int_mm``). Every distance is an exact integer, so the
+      matrix is exactly symmetric. Fast where the CPU has int8 matrix units
+      (AVX-512 VNNI, AMX); on some others torch falls back to a slow loop.
+    * ``distances="float32"`` (any inputs): cast to ``dtype`` after subtracting
+      ``shift``, then ``|x|^2 + |z|^2 - 2 x.z`` clamped at 0, with the GEMM from
+      torch or NumPy's BLAS (``gemm``).
 
     Parameters
     ----------
     X : array, shape (n, d)
     dtype : float32 or float64
     backend : Backend
-    exact_int : bool
-        Allow the integer path for uint8 inputs.
+    distances : {"float32", "int8"}
+        ``"int8"`` applies where :func:`int8_possible`; elsewhere the float path runs.
+    gemm : {"torch", "numpy"}, optional
+        The float path's GEMM library on torch's CPU backend (default: the backend's).
     shift : numpy.ndarray, shape (d,), optional
         Float path: subtract this (the training mean) first. Distances do not
         change, but the norms in ``|x|^2 + |z|^2 - 2 x.z`` shrink, and with them
         the float32 cancellation error.
     """
 
-    def __init__(self, X, *, dtype, backend: Backend, exact_int: bool = True, shift=None):
+    def __init__(self, X, *, dtype, backend: Backend, distances="float32", gemm=None, shift=None):
+        if distances not in DISTANCES:
+            raise ValueError(f"distances must be one of {DISTANCES}, got {distances!r}")
         self.backend = backend
         self.n, self.d = X.shape
         self.dtype = np.dtype(dtype)
-        self.int_mode = bool(
-            exact_int
-            and _int_path(X, backend)  # d <= 8192: int32 exact
-            and hasattr(backend.xp, "_int_mm")
-        )
+        self.gemm = gemm
+        self.int_mode = distances == "int8" and int8_possible(X, backend)
         if self.int_mode:
-            t = backend.xp
+            t = backend.lib
             xi = t.from_numpy(X)
             self.q = (xi.to(t.int16) - 128).to(t.int8)
             x64 = xi.to(t.int64)
@@ -213,22 +213,69 @@ class Points:
             self.x = backend.asarray(X, dtype)
             self.sq = backend.row_sq_norms(self.x)
 
-    def sq_dists_into(self, out, rows, other: Points, cols=slice(None)):
-        """``out = |self[rows] - other[cols]|^2``; ``out`` has this dtype."""
-        be = self.backend
+    @property
+    def path(self) -> str:
+        """The distance path these points take (``"int8"`` or ``"float32"``)."""
+        return "int8" if self.int_mode else "float32"
+
+    def sq_dists_into(self, out, rows, other: Points, cols=slice(None), scale: float = 1.0):
+        """``out = scale * |self[rows] - other[cols]|^2``; ``out`` has this dtype."""
         if self.d != other.d:
             raise ValueError(
                 f"X and Z must have the same number of features, got {self.d} and {other.d}"
             )
-        if self.int_mode and other.int_mode:
-            t = be.xp
-            g = t._int_mm(self.q[rows], other.q[cols].T)  # (b, m) int32, exact
-            g.mul_(-2).add_(self.a[rows][:, None]).add_(other.a[cols][None, :])
-            out.copy_(g)
-            return out
-        if self.int_mode or other.int_mode:
+        if self.int_mode != other.int_mode:
             raise ValueError("mixed integer and float points; prepare both with the same inputs")
-        return be.sq_dists_into(out, self.x[rows], other.x[cols], self.sq[rows], other.sq[cols])
+        if self.int_mode:
+            t = self.backend.lib
+            g = t._int_mm(self.q[rows], other.q[cols].T)  # (b, m) int32, exact
+            t.add(self.a[rows][:, None], g, alpha=-2, out=g)
+            g.add_(other.a[cols][None, :])
+            out.copy_(g)
+            return out.mul_(scale) if scale != 1.0 else out
+        return _float_sq_dists(
+            self.backend,
+            out,
+            self.x[rows],
+            other.x[cols],
+            self.sq[rows],
+            other.sq[cols],
+            scale,
+            self.gemm,
+        )
+
+
+def _float_sq_dists(be, out, a, b, a_sq, b_sq, scale, gemm):
+    """``out = scale * (|a_i|^2 + |b_j|^2 - 2 a_i.b_j)``, clamped to the sign of ``scale``."""
+    if be.name == "torch" and gemm != "numpy":
+        be.lib.addmm(b_sq[None, :] * scale, a, b.T, beta=1.0, alpha=-2.0 * scale, out=out)
+    else:
+        if (
+            be.name == "numpy"
+            and a.shape == b.shape
+            and a.shape[0] > 8192
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        ):
+            b = b.copy()  # a @ a.T would take OpenBLAS's threaded syrk (see linalg.py)
+        be.matmul(a, b.T, out=out, gemm=gemm)
+        out *= -2.0 * scale
+        out += b_sq[None, :] * scale
+    out += a_sq[:, None] * scale
+    return be.clamp_(out, hi=0.0) if scale < 0 else be.clamp_(out, lo=0.0)
+
+
+def kernel_block(kernel: Kernel, out, P: Points, rows, Q: Points, cols=slice(None)):
+    """``out = k(P[rows], Q[cols])``: distances straight into ``out``, kernel values in
+    place (the Gaussian's ``-1 / (2 s^2)`` folded into the distance step)."""
+    be = P.backend
+    s = kernel.bandwidth / kernel.scale  # the bandwidth in the inputs' own units
+    if kernel.name == "gaussian":
+        P.sq_dists_into(out, rows, Q, cols, scale=-1.0 / (2.0 * s * s))
+        return be.exp_(out)
+    P.sq_dists_into(out, rows, Q, cols)
+    be.sqrt_(out)
+    out *= -1.0 / s
+    return be.exp_(out)
 
 
 def kernel_matrix(
@@ -242,6 +289,8 @@ def kernel_matrix(
     lower_only: bool = False,
     max_bytes: int | None = None,
     progress=None,
+    distances: str = "float32",
+    gemm: str | None = None,
 ):
     """The kernel matrix ``K[i, j] = k(X_i, Z_j)``, computed in row blocks, in place.
 
@@ -266,6 +315,10 @@ def kernel_matrix(
         Refuse (``MemoryError``) if the result would take more than this.
     progress : callable, optional
         ``progress(rows_done, n)``.
+    distances : {"float32", "int8"}
+        How squared distances are computed (:class:`Points`).
+    gemm : {"torch", "numpy"}, optional
+        The float path's GEMM library on torch's CPU backend.
 
     Returns
     -------
@@ -294,9 +347,10 @@ def kernel_matrix(
             f"{max_bytes / 2**30:.1f} GiB allowed; use float32, fewer points, or an iterative "
             f"solver that computes kernel blocks on the fly (solver='eigenpro')"
         )
-    shift = _center(X if Z is None else Z, backend)
-    P = Points(X, dtype=dtype, backend=backend, shift=shift)
-    Q = P if Z is None else Points(Z, dtype=dtype, backend=backend, shift=shift)
+    how = dict(dtype=dtype, backend=backend, distances=distances, gemm=gemm)
+    shift = center(X if Z is None else Z, backend)
+    P = Points(X, shift=shift, **how)
+    Q = P if Z is None else Points(Z, shift=shift, **how)
     # Integer distances are exact, hence symmetric; float GEMM blocks are not (rows
     # i and j come from different calls), and CG needs a symmetric K: compute the
     # lower block triangle and mirror it.
@@ -309,11 +363,9 @@ def kernel_matrix(
     for i0 in range(0, n, block):
         i1 = min(i0 + block, n)
         cols = i1 if (Z is None and (lower_only or mirror)) else m
-        dst = out[i0:i1, :cols]
-        P.sq_dists_into(dst, slice(i0, i1), Q, slice(0, cols))
-        kernel.from_sq_dists_(dst, backend)
+        kernel_block(kernel, out[i0:i1, :cols], P, slice(i0, i1), Q, slice(0, cols))
         if Z is None:
-            _fill_diagonal(out[i0:i1, i0:i1], 1.0, backend)
+            backend.fill_diagonal_(out[i0:i1, i0:i1], 1.0)
         if progress is not None:
             progress(i1, n)
     if mirror:
@@ -330,24 +382,11 @@ def _mirror_lower(a, backend, tile: int = 1024):
             j1 = min(j0 + tile, n)
             src = a[i0:i1, j0:j1]
             if j0 == i0:  # diagonal tile: upper part from its own lower part
-                lower = backend.xp.tril(src, -1) if backend.name != "torch" else src.tril(-1)
-                diag = (
-                    backend.xp.diag(backend.xp.diag(src))
-                    if backend.name != "torch"
-                    else src.diagonal().diag()
-                )
-                src[...] = lower + lower.T + diag
+                src[...] = backend.xp.tril(src) + backend.xp.tril(src, k=-1).T
             elif backend.name == "torch":
                 a[j0:j1, i0:i1].copy_(src.T)
             else:
                 a[j0:j1, i0:i1] = src.T
-
-
-def _fill_diagonal(a, value, backend):
-    if backend.name == "torch":
-        a.fill_diagonal_(value)
-    else:
-        backend.xp.fill_diagonal(a, value)
 
 
 def kernel_matmul(
@@ -360,6 +399,8 @@ def kernel_matmul(
     backend=None,
     workspace: int = _WORKSPACE,
     progress=None,
+    distances: str = "float32",
+    gemm: str | None = None,
 ):
     """``K(X, Z) @ A`` without storing ``K``: one row block of kernel values at a time.
 
@@ -375,6 +416,8 @@ def kernel_matmul(
     workspace : int
         Bytes for one block of kernel values.
     progress : callable, optional
+    distances, gemm
+        As :func:`kernel_matrix`.
 
     Returns
     -------
@@ -390,9 +433,10 @@ def kernel_matmul(
             f"A must have one row per row of Z ({Z.shape[0]}), got shape {tuple(A.shape)}"
         )
     squeeze = len(A.shape) == 1
-    shift = _center(Z, backend)
-    P = Points(X, dtype=dtype, backend=backend, shift=shift)
-    Q = Points(Z, dtype=dtype, backend=backend, shift=shift)
+    how = dict(dtype=dtype, backend=backend, distances=distances, gemm=gemm)
+    shift = center(Z, backend)
+    P = Points(X, shift=shift, **how)
+    Q = Points(Z, shift=shift, **how)
     Ab = backend.asarray(A, dtype)
     if squeeze:
         Ab = Ab[:, None]
@@ -402,10 +446,8 @@ def kernel_matmul(
     buf = backend.empty((min(block, n), m), dtype)
     for i0 in range(0, n, block):
         i1 = min(i0 + block, n)
-        kb = buf[: i1 - i0]
-        P.sq_dists_into(kb, slice(i0, i1), Q)
-        kernel.from_sq_dists_(kb, backend)
-        backend.matmul(kb, Ab, out=out[i0:i1])
+        kb = kernel_block(kernel, buf[: i1 - i0], P, slice(i0, i1), Q)
+        backend.matmul(kb, Ab, out=out[i0:i1], gemm=gemm)
         if progress is not None:
             progress(i1, n)
     return out[:, 0] if squeeze else out

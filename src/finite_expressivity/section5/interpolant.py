@@ -5,18 +5,11 @@ training targets and, among all functions of the RKHS that do, has the smallest
 norm ``|f|_H = sqrt(alpha^T K alpha)``: Section 5's kernel analogue of SGD from
 zero on a linear model.
 
-Choosing the solver (``solver="auto"``; see :func:`plan_solver`):
-
-1. ``cholesky`` in float64 when ``8 n^2`` bytes fit the memory budget and either
-   the arrays live on a GPU or ``n <= 10,000`` (on two CPU cores a float64
-   Cholesky of 20,000 points took about a minute, and 60,000 points would be 27
-   times that; the iterative solvers reach the same test error in seconds);
-2. ``pcg`` (Nystrom-preconditioned conjugate residuals over a stored float32
-   ``K``) when ``4 n^2`` bytes plus the preconditioner fit;
-3. ``eigenpro`` (kernel blocks on the fly) otherwise: memory ``O(n d + m n)``.
-
-A forced solver whose matrix does not fit raises ``MemoryError`` naming the bytes
-needed and the budget, before allocating anything.
+:meth:`KernelInterpolant.fit` calls the one solver dispatcher,
+:func:`~finite_expressivity.section5.solvers.solve`, which picks the solver from n,
+memory and device (:func:`~finite_expressivity.section5.solvers.plan_solver`) and
+the code paths measured fastest on this machine
+(:mod:`~finite_expressivity.section5.paths`).
 
 The iterative solvers stop at train error 0 and ``|K alpha - Y| <= tol |Y|``.
 Started from zero, a CG iterate's norm ``sqrt(alpha^T K alpha)`` is a lower bound
@@ -29,127 +22,17 @@ Exact (Cholesky) norms on subsets are in the raw-vs-gabor experiment.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict
 
 import numpy as np
 
 from ..core.progress import Progress
-from .backend import Backend, get_backend
-from .gram import KERNELS, Kernel, bandwidth_rule, kernel_matmul, kernel_matrix
-from .solvers import (
-    NystromPreconditioner,
-    OnTheFlyKernel,
-    StoredKernel,
-    solve_cholesky,
-    solve_eigenpro,
-    solve_pcg,
-)
+from .backend import get_backend
+from .gram import KERNELS, Kernel, bandwidth_rule, kernel_matmul
+from .solvers import SOLVERS, SolveOptions, SolverWarning, solve
 
-__all__ = ["KernelInterpolant", "SolverPlan", "plan_solver", "SOLVERS", "one_hot"]
-
-SOLVERS = ("auto", "cholesky", "pcg", "eigenpro")
-CPU_CHOLESKY_MAX_N = 10_000
-
-
-@dataclass(frozen=True)
-class SolverPlan:
-    """The solver, the precision of ``K``, and the bytes it will hold."""
-
-    solver: str
-    dtype: str
-    bytes_needed: int
-    budget: int
-    reason: str
-
-
-def _extra_bytes(n, d, solver, rank):
-    data = n * d * 4 * 2 + n * 10 * 8 * 8  # data (+ norms/copies), a few (n, 10) vectors
-    if solver == "pcg":
-        return data + 3 * n * rank * 4  # landmark rows, F, U
-    return data
-
-
-def plan_solver(
-    n: int, d: int, *, solver: str = "auto", backend: Backend, memory_bytes: int, rank: int = 1000
-) -> SolverPlan:
-    """Pick a solver and the precision of ``K`` for ``n`` points within a budget.
-
-    Parameters
-    ----------
-    n, d : int
-        Training points and features.
-    solver : {"auto", "cholesky", "pcg", "eigenpro"}
-    backend : Backend
-    memory_bytes : int
-        What the solve may hold, ``K`` included.
-    rank : int
-        Nystrom rank (for the PCG estimate).
-
-    Returns
-    -------
-    SolverPlan
-
-    Raises
-    ------
-    MemoryError
-        A forced ``cholesky`` or ``pcg`` whose matrix does not fit.
-    """
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    k64, k32 = 8 * n * n, 4 * n * n
-
-    def fits(kbytes, s):
-        return kbytes + _extra_bytes(n, d, s, rank) <= memory_bytes
-
-    if solver == "cholesky":
-        if fits(k64, "cholesky"):
-            return SolverPlan("cholesky", "float64", k64, memory_bytes, "forced")
-        if fits(k32, "cholesky"):
-            return SolverPlan(
-                "cholesky",
-                "float32",
-                k32,
-                memory_bytes,
-                "forced; float64 K does not fit, float32 does",
-            )
-        raise MemoryError(
-            f"solver='cholesky' needs the {n} x {n} kernel matrix: {_gib(k32)} in float32 "
-            f"({_gib(k64)} in float64), over the {_gib(memory_bytes)} budget; "
-            f"use solver='eigenpro' (kernel blocks on the fly) or fewer points (--n)"
-        )
-    if solver == "pcg":
-        if fits(k32, "pcg"):
-            return SolverPlan("pcg", "float32", k32, memory_bytes, "forced")
-        raise MemoryError(
-            f"solver='pcg' stores the {n} x {n} float32 kernel matrix ({_gib(k32)}) plus "
-            f"its preconditioner, over the {_gib(memory_bytes)} budget; use "
-            f"solver='eigenpro' (kernel blocks on the fly) or fewer points (--n)"
-        )
-    if solver == "eigenpro":
-        return SolverPlan("eigenpro", "float32", 0, memory_bytes, "forced")
-    if fits(k64, "cholesky") and (backend.is_gpu or n <= CPU_CHOLESKY_MAX_N):
-        where = "on the GPU" if backend.is_gpu else f"n <= {CPU_CHOLESKY_MAX_N} on the CPU"
-        return SolverPlan("cholesky", "float64", k64, memory_bytes, f"float64 K fits and {where}")
-    if fits(k32, "pcg"):
-        return SolverPlan(
-            "pcg",
-            "float32",
-            k32,
-            memory_bytes,
-            "float32 K fits; an exact factorization would be slower",
-        )
-    return SolverPlan(
-        "eigenpro",
-        "float32",
-        0,
-        memory_bytes,
-        f"float32 K ({_gib(k32)}) does not fit the "
-        f"{_gib(memory_bytes)} budget: kernel blocks on the fly",
-    )
-
-
-def _gib(nbytes) -> str:
-    return f"{nbytes / 2**30:.3g} GiB"
+__all__ = ["KernelInterpolant", "SOLVERS", "one_hot"]
 
 
 def one_hot(labels, n_classes: int) -> np.ndarray:
@@ -199,6 +82,11 @@ class KernelInterpolant:
         See :func:`~finite_expressivity.section5.backend.get_backend`.
     seed : int
         Seeds the landmark and subsample draws and EigenPro's batch order.
+    paths : "auto", str, dict or Paths
+        Code paths (int8 or float32 distances, the GEMM library, how ``K @ V`` is
+        computed): ``"auto"`` measures them on this machine once
+        (:func:`~finite_expressivity.section5.paths.choose_paths`); a string such
+        as ``"distances=float32,kv=gemm"`` fixes some.
     progress : Progress, optional
         Stage timings and progress lines (default: silent timing).
 
@@ -207,6 +95,11 @@ class KernelInterpolant:
     alpha_ : numpy.ndarray, shape (n, c)
     bandwidth_ : float
     plan_ : SolverPlan
+    paths_ : Paths
+        The code paths taken, and whether measured, cached or fixed.
+    converged_ : bool
+        Whether the solver reached its tolerance (else it warned with
+        :class:`~finite_expressivity.section5.solvers.SolverWarning`).
     report_ : SolveReport
     train_error_ : float
     rel_residual_ : float
@@ -236,6 +129,7 @@ class KernelInterpolant:
         backend="auto",
         device="auto",
         seed=0,
+        paths="auto",
         progress=None,
     ):
         self.kernel = kernel
@@ -251,6 +145,7 @@ class KernelInterpolant:
         self.backend = backend
         self.device = device
         self.seed = seed
+        self.paths = paths
         self.progress = progress
 
     def _check(self):
@@ -271,24 +166,7 @@ class KernelInterpolant:
         if self.memory_gb is not None and not self.memory_gb > 0:
             raise ValueError(f"memory_gb must be > 0, got {self.memory_gb!r}")
 
-    def fit(self, X, y, *, n_classes=None):
-        """Solve for the coefficients.
-
-        Parameters
-        ----------
-        X : numpy.ndarray, shape (n, d)
-            Real features (float32 is enough; they are cast as needed).
-        y : numpy.ndarray, shape (n,) of int, or (n, c) of float
-            Labels (one-hot encoded here) or targets.
-        n_classes : int, optional
-            For labels: the number of classes (default ``max(y) + 1``).
-
-        Returns
-        -------
-        self
-        """
-        self._check()
-        prog = self.progress or Progress(quiet=True)
+    def _inputs(self, X, y, n_classes):
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] < 2:
             raise ValueError(
@@ -302,124 +180,78 @@ class KernelInterpolant:
             raise ValueError(f"y must have one entry per row of X ({X.shape[0]}), got {y.shape[0]}")
         if y.ndim == 1:
             labels = y.astype(np.int64)
-            Y = one_hot(labels, int(n_classes or labels.max() + 1))
-        else:
-            Y = y.astype(np.float64)
-            labels = Y.argmax(1) if Y.shape[1] > 1 else None
-        rng = np.random.default_rng(self.seed)
-        be = get_backend(self.backend, self.device)
-        self.backend_ = be
-        n, d = X.shape
-        budget = int(self.memory_gb * 2**30) if self.memory_gb else int(0.9 * be.memory_bytes())
-        self.plan_ = plan = plan_solver(
-            n, d, solver=self.solver, backend=be, memory_bytes=budget, rank=self.rank
-        )
+            return X, one_hot(labels, int(n_classes or labels.max() + 1)), labels
+        Y = y.astype(np.float64)
+        return X, Y, (Y.argmax(1) if Y.shape[1] > 1 else None)
+
+    def fit(self, X, y, *, n_classes=None):
+        """Solve for the coefficients.
+
+        Parameters
+        ----------
+        X : numpy.ndarray, shape (n, d)
+            uint8 pixels (with ``input_scale``) or real features.
+        y : numpy.ndarray, shape (n,) of int, or (n, c) of float
+            Labels (one-hot encoded here) or targets.
+        n_classes : int, optional
+            For labels: the number of classes (default ``max(y) + 1``).
+
+        Returns
+        -------
+        self
+        """
+        self._check()
+        X, Y, labels = self._inputs(X, y, n_classes)
+        prog = self.progress or Progress(quiet=True)
+        self.backend_ = be = get_backend(self.backend, self.device)
         with prog.stage("bandwidth"):
             self.bandwidth_ = (
                 float(self.bandwidth)
                 if self.bandwidth is not None
-                else bandwidth_rule(X, self.kernel, rng=rng, scale=self.input_scale)
+                else bandwidth_rule(
+                    X, self.kernel, rng=np.random.default_rng(self.seed), scale=self.input_scale
+                )
             )
-        kern = Kernel(self.kernel, self.bandwidth_, scale=self.input_scale)
-        self.kernel_ = kern
-        dtype = np.dtype(plan.dtype)
-        self.X_fit_ = (
-            X
-            if X.dtype == np.uint8
-            else X.astype(np.float32 if dtype == np.float32 else np.float64, copy=False)
+        self.kernel_ = Kernel(self.kernel, self.bandwidth_, scale=self.input_scale)
+        self.X_fit_ = X if X.dtype in (np.uint8, np.float32, np.float64) else X.astype(float)
+        options = SolveOptions(
+            solver=self.solver,
+            tol=self.tol,
+            max_epochs=self.max_epochs,
+            rank=self.rank,
+            top_q=self.top_q,
+            seed=self.seed,
+            memory_bytes=int(self.memory_gb * 2**30) if self.memory_gb else None,
         )
-        Yb = be.asarray(Y, np.float64)
-        ridge = float(self.ridge)
-
-        def on_epoch(ep):
-            prog.message(
+        sol = solve(
+            self.X_fit_,
+            Y,
+            kernel=self.kernel_,
+            ridge=float(self.ridge),
+            labels=labels,
+            options=options,
+            backend=be,
+            paths=self.paths,
+            progress=prog,
+            callback=lambda ep: prog.message(
                 f"epoch {ep.epoch}: train error {ep.train_error:.4%}, "
                 f"relative residual {ep.rel_residual:.2e}, {ep.seconds:.1f} s"
-            )
-
-        if plan.solver == "cholesky":
-            with prog.stage("kernel matrix"):
-                K = kernel_matrix(
-                    self.X_fit_,
-                    kernel=kern,
-                    dtype=dtype,
-                    backend=be,
-                    lower_only=True,
-                    progress=prog.update,
-                )
-            with prog.stage("solve"):
-                alpha, report = solve_cholesky(K, Yb, ridge=ridge, backend=be)
-                del K
-            with prog.stage("train residual"):
-                KA = be.astype(
-                    kernel_matmul(
-                        self.X_fit_, self.X_fit_, alpha, kernel=kern, dtype=dtype, backend=be
-                    ),
-                    np.float64,
-                )
-        elif plan.solver == "pcg":
-            with prog.stage("kernel matrix"):
-                K = kernel_matrix(
-                    self.X_fit_, kernel=kern, dtype=dtype, backend=be, progress=prog.update
-                )
-            op = StoredKernel(K, be)
-            with prog.stage("preconditioner"):
-                pre = NystromPreconditioner(
-                    op, rank=self.rank, landmarks=2 * self.rank, mu=ridge, rng=rng
-                )
-            with prog.stage("solve"):
-                alpha, report = solve_pcg(
-                    op,
-                    Yb,
-                    ridge=ridge,
-                    precond=pre,
-                    labels=labels,
-                    tol=self.tol,
-                    max_epochs=self.max_epochs or 60,
-                    callback=on_epoch,
-                )
-                report.notes.update(rank=pre.rank, landmarks=pre.landmarks)
-                del pre
-            with prog.stage("train residual"):
-                KA = op.matmul(alpha)
-            del op, K
-        else:
-            op = OnTheFlyKernel(
-                self.X_fit_,
-                kern,
-                be,
-                dtype=dtype,
-                workspace=min(1 << 30, max(budget // 8, 64 << 20)),
-            )
-            with prog.stage("solve"):
-                alpha, report = solve_eigenpro(
-                    op,
-                    Yb,
-                    ridge=ridge,
-                    labels=labels,
-                    rng=rng,
-                    top_q=self.top_q,
-                    tol=self.tol,
-                    max_epochs=self.max_epochs or 20,
-                    max_batch=max(256, min(4096, budget // (8 * n))),
-                    callback=on_epoch,
-                )
-            with prog.stage("train residual"):
-                KA = op.matmul(alpha)
-            del op
-        self.report_ = report
-        A = be.to_numpy(alpha)
-        KA = be.to_numpy(KA)
-        self.alpha_ = A
-        R = KA + ridge * A - Y
-        self.rel_residual_ = float(np.linalg.norm(R) / np.linalg.norm(Y))
-        self.train_error_ = (
-            float(np.mean(KA.argmax(1) != labels)) if labels is not None else float("nan")
+            ),
         )
-        self.norms_ = np.sqrt(np.maximum((A * KA).sum(0), 0.0))
+        self._store(sol)
+        if not self.converged_:
+            warnings.warn(sol.report.message, SolverWarning, stacklevel=2)
+        return self
+
+    def _store(self, sol):
+        self.plan_, self.paths_, self.report_ = sol.plan, sol.paths, sol.report
+        self.converged_ = sol.report.converged
+        self.alpha_ = A = sol.alpha
+        self.rel_residual_ = sol.rel_residual
+        self.train_error_ = sol.train_error
+        self.norms_ = np.sqrt(np.maximum((A * sol.KA).sum(0), 0.0))
         self.norm_ = float(self.norms_.sum())
         self.norm_rss_ = float(np.sqrt((self.norms_**2).sum()))
-        return self
 
     def decision_function(self, X, *, dtype=None):
         """Scores ``K(X, X_fit) @ alpha``, shape (m, c), computed in blocks."""
@@ -443,6 +275,8 @@ class KernelInterpolant:
             dtype=dtype,
             backend=self.backend_,
             progress=prog.update,
+            distances=self.paths_.distances,
+            gemm=self.paths_.gemm,
         )
         return np.asarray(self.backend_.to_numpy(out), dtype=np.float64)
 
@@ -461,6 +295,9 @@ class KernelInterpolant:
             "solver_reason": self.plan_.reason,
             "dtype": rep.dtype,
             "converged": rep.converged,
+            "stopped": rep.stopped,
+            "best_epoch": rep.best_epoch,
+            "solver_message": rep.message,
             "epochs": len(rep.epochs),
             "train_error": self.train_error_,
             "rel_residual": self.rel_residual_,
@@ -469,6 +306,7 @@ class KernelInterpolant:
             "norms": self.norms_.tolist(),
             "history": [asdict(e) for e in rep.epochs],
             "solver_notes": rep.notes,
+            "paths": self.paths_.as_dict(),
             "backend": self.backend_.name,
             "device": self.backend_.device,
         }

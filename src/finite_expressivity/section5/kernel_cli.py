@@ -102,6 +102,22 @@ def register(sub) -> None:
         "--backend", default=None, choices=("auto", "numpy", "torch", "cupy"), help="default auto"
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    p.add_argument(
+        "--paths",
+        type=_paths_arg,
+        default=None,
+        metavar="KEY=VALUE,...",
+        help="fix code paths instead of the fastest measured here (cached per machine): "
+        "distances=int8|float32, gemm=torch|numpy, kv=gemm|transposed|columns|blocked, "
+        "kv_gemm=torch|numpy; the JSON's 'paths' says what ran and why",
+    )
+    p.add_argument(
+        "--reprobe",
+        action="store_true",
+        default=None,
+        help="measure this machine's GEMM and memory rates and its fastest code paths "
+        "again (they are cached per CPU, flags and library versions)",
+    )
     p.add_argument("--seed", type=int, default=0)
     add_data_dir(p)
     p.add_argument(
@@ -125,6 +141,18 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=main)
+
+
+def _paths_arg(text: str) -> str:
+    import argparse  # noqa: PLC0415
+
+    from .paths import parse_paths  # noqa: PLC0415
+
+    try:
+        parse_paths(text)  # one-line error now, not after loading the data
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--{exc}") from None
+    return text
 
 
 def _feature_options(args) -> dict:
@@ -157,20 +185,9 @@ FIT_DEFAULTS = {
     "rank": 1000,
     "memory_gb": None,
     "backend": "auto",
+    "paths": "auto",
+    "reprobe": False,
 }
-
-
-def default_bandwidth(kernel, features, bandwidth, dataset="mnist"):
-    """The paper leaves the bandwidth open: 5 for the Gaussian on raw MNIST-sized pixels
-    (EigenPro's MNIST choice; the median rule gives 5.1 there), else the median rule."""
-    if (
-        bandwidth is None
-        and kernel == "gaussian"
-        and features == "raw"
-        and dataset in ("mnist", "fashion-mnist")
-    ):
-        return 5.0
-    return bandwidth
 
 
 def _experiment(args) -> int:
@@ -220,25 +237,11 @@ def _experiment(args) -> int:
     return 0
 
 
-def main(args) -> int:
-    from ..core.files import atomic_write_csv, atomic_write_json  # noqa: PLC0415
-    from ..core.progress import Progress  # noqa: PLC0415
-    from ..core.provenance import provenance  # noqa: PLC0415
-
-    if args.experiment is not None:
-        return _experiment(args)
-    if args.quick:
-        raise ValueError("--quick applies to --experiment only")
-    for name, value in FIT_DEFAULTS.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    prog = Progress(quiet=args.quiet)
-    from .kernel_job import run_kernel  # noqa: PLC0415
-
-    config = dict(
+def _config(args) -> dict:
+    return dict(
         dataset=args.dataset,
         kernel=args.kernel,
-        bandwidth=default_bandwidth(args.kernel, args.features, args.bandwidth, args.dataset),
+        bandwidth=args.bandwidth,
         solver=args.solver,
         ridge=args.ridge,
         features=args.features,
@@ -252,25 +255,64 @@ def main(args) -> int:
         device=args.device,
         seed=args.seed,
         feature_options=_feature_options(args),
+        paths=args.paths,
+        reprobe=bool(args.reprobe),
     )
-    result = run_kernel(**config, data_dir=args.data_dir, progress=prog)
+
+
+def _write(out: Path, args, result: dict, config: dict) -> None:
+    from ..core.files import atomic_write_csv, atomic_write_json  # noqa: PLC0415
+    from ..core.provenance import provenance  # noqa: PLC0415
+
+    name = f"kernel_{args.dataset}_{args.features}_{args.kernel}"
+    atomic_write_json(
+        out / f"{name}.json", {"result": result, "provenance": provenance(result["device"], config)}
+    )
+    flat = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
+    atomic_write_csv(out / f"{name}.csv", [flat])
+    atomic_write_csv(out / f"{name}_history.csv", result["history"] or [{}])
+
+
+def _status(result: dict) -> tuple[int, str]:
+    """Exit status and the one stderr line: 3 when an interpolation (ridge 0) left
+    training errors, a warning when a solver missed its tolerance, else 0 and ``""``."""
+    msg = result.get("solver_message") or ""
+    if result["ridge"] == 0 and result["train_error"] > 0:
+        if not msg:
+            msg = (
+                f"{result['solver']} left train error {result['train_error']:.2%} with ridge 0: "
+                f"the kernel matrix is numerically singular; use a smaller bandwidth"
+            )
+        return 3, f"error: not an interpolation: {msg}"
+    return 0, (f"warning: {msg}" if msg else "")
+
+
+def main(args) -> int:
+    import warnings  # noqa: PLC0415
+
+    from ..core.progress import Progress  # noqa: PLC0415
+    from .solvers import SolverWarning  # noqa: PLC0415
+
+    if args.experiment is not None:
+        return _experiment(args)
+    if args.quick:
+        raise ValueError("--quick applies to --experiment only")
+    for name, value in FIT_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    from .kernel_job import run_kernel  # noqa: PLC0415
+
+    config = _config(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SolverWarning)  # said once, below
+        result = run_kernel(**config, data_dir=args.data_dir, progress=Progress(quiet=args.quiet))
     if args.out:
-        out = Path(args.out)
-        name = f"kernel_{args.dataset}_{args.features}_{args.kernel}"
-        atomic_write_json(
-            out / f"{name}.json",
-            {"result": result, "provenance": provenance(result["device"], config)},
-        )
-        atomic_write_csv(
-            out / f"{name}.csv",
-            [{k: v for k, v in result.items() if k not in ("history", "norms")}],
-        )
-        atomic_write_csv(out / f"{name}_history.csv", result["history"] or [{}])
-    if args.json:
-        print(json.dumps(result, default=str))
-    else:
-        print(format_result(result))
-    return 0
+        _write(Path(args.out), args, result, config)
+    print(json.dumps(result, default=str) if args.json else format_result(result))
+    status, line = _status(result)
+    if line:
+        print(line, file=sys.stderr)
+    return status
 
 
 def format_result(r: dict) -> str:
@@ -285,8 +327,7 @@ def format_result(r: dict) -> str:
         ("solver", f"{r['solver']} ({r['dtype']}; {r['solver_reason']})"),
         (
             "iterations",
-            f"{r['epochs']} ({'converged' if r['converged'] else 'budget reached'}, "
-            f"tol {r['tol']:g})"
+            f"{r['epochs']} ({'converged' if r['converged'] else r['stopped']}, tol {r['tol']:g})"
             if r["solver"] != "cholesky"
             else "exact",
         ),
@@ -297,7 +338,21 @@ def format_result(r: dict) -> str:
         ("norm sqrt(sum_c a_c^T K a_c)", f"{r['norm_rss']:.1f}"),
         ("per-class norms", " ".join(f"{v:.1f}" for v in r["norms"])),
         ("peak memory", f"{r['peak_memory_gb']:.2f} GiB"),
+        ("paths", ", ".join(f"{k} {v}" for k, v in _paths_line(r["paths"]))),
+        ("machine", f"{r['machine']['cpu']} ({' '.join(r['machine']['isa'])})"),
+        (
+            "floor (s): kernel + solve + predict",
+            f"{r['floor']['kernel']:.3g} + {r['floor']['solve']:.3g} + "
+            f"{r['floor']['predict']:.3g} = {r['floor_seconds']:.3g}; "
+            f"time / floor {r['time_over_floor'] or float('nan'):.2f}",
+        ),
     ]
     rows += [(f"seconds: {k}", f"{v:.1f}") for k, v in r["seconds"].items()]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _paths_line(paths: dict):
+    for k in ("distances", "gemm", "kv", "kv_gemm"):
+        if paths.get(k):
+            yield k, f"{paths[k]} ({paths['source'].get(k, '')})"

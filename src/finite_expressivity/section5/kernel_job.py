@@ -11,12 +11,15 @@ import time
 
 import numpy as np
 
-from ..core.machine import peak_memory_gb
+from ..core.machine import cpu_info, machine_rates, peak_memory_gb
 from ..core.progress import Progress
+from .backend import get_backend
 from .features import FEATURES, make_features
+from .floor import floor_seconds
 from .interpolant import KernelInterpolant
+from .paths import choose_paths
 
-__all__ = ["DATASETS", "run_kernel"]
+__all__ = ["DATASETS", "run_kernel", "default_bandwidth"]
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
@@ -27,6 +30,31 @@ def _load(dataset, data_dir):
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     return load(dataset, data_dir)
+
+
+def default_bandwidth(kernel: str, features: str, dataset: str) -> float | None:
+    """The bandwidth a fit uses when none is given: 5 for the Gaussian kernel on raw
+    MNIST or Fashion-MNIST pixels in [0, 1] (EigenPro's MNIST choice; the median rule
+    gives 5.1 there), else None: the median rule
+    (:func:`~finite_expressivity.section5.gram.bandwidth_rule`)."""
+    if kernel == "gaussian" and features == "raw" and dataset in ("mnist", "fashion-mnist"):
+        return 5.0
+    return None
+
+
+def _machine(be, reprobe: bool) -> tuple[dict, dict]:
+    """This machine's floor rates (cached probe) and a description of it."""
+    device = be.device if be.is_gpu else "cpu"
+    rates = machine_rates(device, refresh=reprobe)
+    cpu = cpu_info()
+    about = {"cpu": cpu["model"], "cores": cpu["cores"], "isa": list(cpu["isa"])}
+    if be.is_gpu:
+        from ..core.machine import gpu_name  # noqa: PLC0415
+
+        about["gpu"] = gpu_name(be.device if be.name == "torch" else "cuda", be.name)
+    keep = ("gemm_float32_flops", "gemm_float64_flops", "read_bytes_per_s", "cached")
+    about["rates"] = {k: rates[k] for k in keep}
+    return rates, about
 
 
 def _subset(n, total, name):
@@ -59,14 +87,19 @@ def run_kernel(
     data_dir=None,
     progress=None,
     images=None,
+    paths="auto",
+    reprobe=False,
 ) -> dict:
-    """Fit the minimum-norm kernel interpolant and evaluate it.
+    """Fit the minimum-norm kernel interpolant, evaluate it, and set it beside the floor.
 
     Parameters
     ----------
     dataset : {"mnist", "fashion-mnist", "cifar10"}
-    kernel, bandwidth, solver, ridge, tol, max_epochs, rank, memory_gb, backend, device, seed
+    kernel, ridge, solver, tol, max_epochs, rank, memory_gb, backend, device, seed, paths
         As :class:`~finite_expressivity.section5.interpolant.KernelInterpolant`.
+    bandwidth : float, optional
+        Default: :func:`default_bandwidth` (5 on raw MNIST-like pixels), else the
+        median rule.
     features : {"raw", "gabor", "random-conv"}
     n, n_test : int, optional
         The first ``n`` training and ``n_test`` test images (default: all).
@@ -79,34 +112,48 @@ def run_kernel(
     progress : Progress, optional
     images : ImageDataset, optional
         Already-loaded data (skips loading).
+    reprobe : bool
+        Measure this machine's rates and code paths again instead of using the cache.
 
     Returns
     -------
     dict
         ``n_train, n_test, dataset, kernel, bandwidth, solver, ridge, features,
         train_error, test_error, norm, norms, rel_residual, epochs, converged,
-        seconds`` (per stage), ``peak_memory_gb`` and the solver's history.
+        seconds`` (per stage; ``total`` leaves out ``probes``, the one-time
+        per-machine measurements, 0 once cached), ``floor_seconds`` and ``floor``
+        (:func:`~finite_expressivity.section5.floor.floor_seconds`),
+        ``time_over_floor``, ``paths``, ``machine``, ``peak_memory_gb`` and the
+        solver's history.
     """
     if features not in FEATURES:
         raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
     prog = progress or Progress(quiet=True)
+    be = get_backend(backend, device)
     t0 = time.perf_counter()
+    with prog.stage("probes"):
+        rates, machine = _machine(be, reprobe)
     with prog.stage("load data"):
         ds = images if images is not None else _load(dataset, data_dir)
     n = _subset(n, len(ds.train_labels), "n")
     n_test = _subset(n_test, len(ds.test_labels), "n_test")
     y = ds.train_labels[:n] if labels is None else np.asarray(labels)[:n]
-    rng = np.random.default_rng(seed)
     with prog.stage("features"):
         Xtr, Xte, scale = make_features(
             features,
             ds.train_images[:n],
             ds.test_images[:n_test],
-            rng=rng,
+            rng=np.random.default_rng(seed),
             device="cpu" if device == "cpu" else "auto",
             progress=prog.update,
             **(feature_options or {}),
         )
+    with prog.stage("probes"):
+        chosen = choose_paths(
+            be, d=Xtr.shape[1], uint8=Xtr.dtype == np.uint8, override=paths, refresh=reprobe
+        )
+    if bandwidth is None:
+        bandwidth = default_bandwidth(kernel, features, dataset)
     model = KernelInterpolant(
         kernel,
         bandwidth,
@@ -117,49 +164,71 @@ def run_kernel(
         rank=rank,
         memory_gb=memory_gb,
         input_scale=scale,
-        backend=backend,
-        device=device,
+        backend=be,
         seed=seed,
+        paths=chosen,
         progress=prog,
     )
     model.fit(Xtr, y, n_classes=ds.n_classes)
     with prog.stage("predict"):
         pred = model.predict(Xte)
+    total = time.perf_counter() - t0 - prog.seconds.get("probes", 0.0)
     test_error = float(np.mean(pred != ds.test_labels[:n_test]))
+    info = dict(
+        dataset=dataset,
+        n_train=n,
+        n_test=n_test,
+        n_features=int(Xtr.shape[1]),
+        features=features,
+        feature_options=feature_options or {},
+        ridge=float(ridge),
+        tol=tol,
+        seed=seed,
+    )
+    return _result(model, info, test_error, total, prog, rates, machine)
+
+
+def _result(model, info, test_error, total, prog, rates, machine) -> dict:
+    """The flat, JSON-ready record of one run."""
     s = model.summary()
+    floor = floor_seconds(
+        n=info["n_train"],
+        d=info["n_features"],
+        n_test=info["n_test"],
+        solver=s["solver"],
+        epochs=s["epochs"],
+        rates=rates,
+        dtype=s["dtype"],
+    )
     peak = peak_memory_gb(model.backend_.peak_gpu_bytes())
-    out = {
-        "dataset": dataset,
-        "n_train": n,
-        "n_test": n_test,
-        "n_features": int(Xtr.shape[1]),
-        "kernel": kernel,
-        "bandwidth": s["bandwidth"],
-        "solver": s["solver"],
-        "solver_reason": s["solver_reason"],
-        "dtype": s["dtype"],
-        "ridge": float(ridge),
-        "features": features,
-        "feature_options": feature_options or {},
-        "train_error": s["train_error"],
-        "test_error": test_error,
-        "norm": s["norm"],
-        "norm_rss": s["norm_rss"],
-        "norms": s["norms"],
-        "rel_residual": s["rel_residual"],
-        "epochs": s["epochs"],
-        "converged": s["converged"],
-        "tol": tol,
-        "seed": seed,
-        "backend": s["backend"],
-        "device": s["device"],
-        "seconds": {
-            **{k: round(v, 3) for k, v in prog.seconds.items()},
-            "total": round(time.perf_counter() - t0, 3),
-        },
-        "peak_memory_gb": round(max(peak.values()), 3),
-        "peak_memory": {k: round(v, 3) for k, v in peak.items()},
-        "history": s["history"],
-        "solver_notes": s["solver_notes"],
-    }
+    seconds = {k: round(v, 3) for k, v in prog.seconds.items()}
+    out = dict(info)
+    out.update({k: s[k] for k in ("kernel", "bandwidth", "solver", "solver_reason", "dtype")})
+    out.update(train_error=s["train_error"], test_error=test_error)
+    keep = (
+        "norm",
+        "norm_rss",
+        "norms",
+        "rel_residual",
+        "epochs",
+        "converged",
+        "stopped",
+        "best_epoch",
+        "solver_message",
+        "backend",
+        "device",
+        "paths",
+    )
+    out.update({k: s[k] for k in keep})
+    out.update(
+        seconds={**seconds, "total": round(total, 3)},
+        floor_seconds=floor["total"],
+        floor=floor,
+        time_over_floor=round(total / floor["total"], 3) if floor["total"] > 0 else None,
+        machine=machine,
+        peak_memory_gb=round(max(peak.values()), 3),
+        peak_memory={k: round(v, 3) for k, v in peak.items()},
+        history=s["history"],
+        solver_notes=s["solver_notes"],
+    )
     return out

@@ -57,10 +57,7 @@ def blocked_cholesky(a: np.ndarray, block: int = 2048, progress=None) -> np.ndar
         tile = np.ascontiguousarray(a[k:e, k:e])
         u, info = potrf(tile.T, lower=0, clean=0, overwrite_a=1)
         if info != 0:
-            raise np.linalg.LinAlgError(
-                f"matrix is not positive definite in {a.dtype} (leading minor {k + info}); "
-                f"add a ridge (regularization) or use float64"
-            )
+            raise np.linalg.LinAlgError(f"leading minor {k + info} is not positive definite")
         lower = u.T  # C view of the factor
         a[k:e, k:e] = np.tril(lower)
         if e == n:

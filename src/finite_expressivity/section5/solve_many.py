@@ -1,8 +1,9 @@
 """Many targets or ridges on one kernel matrix: the ridge sweep and the corrupted labels.
 
 One kernel matrix serves every ridge of a sweep (:func:`solve_many`) and one Cholesky
-factor every target of a set (:func:`exact_fits`); test scores come from one pass of
-blocked kernel products for all solutions at once.
+factor every target of a set (:func:`exact_fits`); both go through the one solver
+dispatcher (:func:`~.solvers.solve`), and test scores come from one pass of blocked
+kernel products for all solutions at once.
 """
 
 from __future__ import annotations
@@ -12,33 +13,41 @@ import numpy as np
 from .backend import get_backend
 from .gram import kernel_matmul, kernel_matrix
 from .interpolant import one_hot
-from .solvers import NystromPreconditioner, StoredKernel, solve_cholesky, solve_pcg
+from .paths import choose_paths
+from .solvers import SolveOptions, solve
 
 __all__ = ["solve_many", "exact_fits"]
 
 
-def _fit_row(lam, A, KA, Y, y, epochs) -> dict:
+def _fit_row(lam, sol) -> dict:
     return {
         "ridge": lam,
-        "train_error": float(np.mean(KA.argmax(1) != y)),
-        "rel_residual": float(np.linalg.norm(KA + lam * A - Y) / np.linalg.norm(Y)),
-        "norm": float(np.sqrt(np.maximum((A * KA).sum(0), 0)).sum()),
-        "epochs": epochs,
+        "train_error": sol.train_error,
+        "rel_residual": sol.rel_residual,
+        "norm": float(np.sqrt(np.maximum((sol.alpha * sol.KA).sum(0), 0)).sum()),
+        "epochs": len(sol.report.epochs),
+        "converged": sol.converged,
     }
 
 
-def _solve_one(be, K, Y, y, lam, *, exact, seed):
-    if exact:
-        Kc = be.copy(K)
-        a, rep = solve_cholesky(Kc, Y, ridge=lam, backend=be)
-        del Kc
-        return a, be.matmul(K, a), rep
-    op = StoredKernel(K, be)
-    pre = NystromPreconditioner(
-        op, rank=1000, landmarks=2000, mu=lam, rng=np.random.default_rng(seed)
-    )
-    a, rep = solve_pcg(op, Y, ridge=lam, precond=pre, labels=y, tol=5e-2, max_epochs=60)
-    return a, op.matmul(a), rep
+def _paths_for(be, X, kv):
+    return choose_paths(be, d=X.shape[1], uint8=X.dtype == np.uint8, kv=kv)
+
+
+def _scores(Xte, X, A, kern, dtype, be, paths, progress):
+    with progress.stage("predict", total=Xte.shape[0]) as st:
+        S = kernel_matmul(
+            Xte,
+            X,
+            A,
+            kernel=kern,
+            dtype=dtype,
+            backend=be,
+            progress=st.update,
+            distances=paths.distances,
+            gemm=paths.gemm,
+        )
+    return be.to_numpy(S)
 
 
 def solve_many(X, y, Xte, kern, ridges, *, device="auto", seed=0, progress, exact):
@@ -58,35 +67,34 @@ def solve_many(X, y, Xte, kern, ridges, *, device="auto", seed=0, progress, exac
     Returns
     -------
     fits : list of dict
-        ``ridge, train_error, rel_residual, norm, epochs`` per ridge.
+        ``ridge, train_error, rel_residual, norm, epochs, converged`` per ridge.
     scores : list of numpy.ndarray, shape (n_test, 10)
     """
     be = get_backend("auto", device)
-    Y = be.asarray(one_hot(y, 10), np.float64)
-    Yn = be.to_numpy(Y)
+    paths = _paths_for(be, X, kv=not exact)
     dtype = "float64" if exact else "float32"
-    alphas, fits = [], []
     with progress.stage("kernel matrix", total=X.shape[0]) as st:
-        K = kernel_matrix(X, kernel=kern, dtype=dtype, backend=be, progress=st.update)
+        K = kernel_matrix(
+            X,
+            kernel=kern,
+            dtype=dtype,
+            backend=be,
+            progress=st.update,
+            distances=paths.distances,
+            gemm=paths.gemm,
+        )
+    opts = SolveOptions(solver="cholesky" if exact else "pcg", tol=5e-2, max_epochs=60, seed=seed)
+    Y = one_hot(y, 10)
+    alphas, fits = [], []
     for lam in ridges:
         with progress.stage(f"solve ridge {lam:g}"):
-            a, KA, rep = _solve_one(be, K, Y, y, lam, exact=exact, seed=seed)
-        A = be.to_numpy(a)
-        fits.append(_fit_row(lam, A, be.to_numpy(KA), Yn, y, len(rep.epochs)))
-        alphas.append(A)
-    del K
-    with progress.stage("predict", total=Xte.shape[0]) as st:
-        S = be.to_numpy(
-            kernel_matmul(
-                Xte,
-                X,
-                np.concatenate(alphas, 1),
-                kernel=kern,
-                dtype=dtype,
-                backend=be,
-                progress=st.update,
+            sol = solve(
+                X, Y, kernel=kern, ridge=lam, labels=y, options=opts, backend=be, paths=paths, K=K
             )
-        )
+        fits.append(_fit_row(lam, sol))
+        alphas.append(sol.alpha)
+    del K
+    S = _scores(Xte, X, np.concatenate(alphas, 1), kern, dtype, be, paths, progress)
     return fits, [S[:, 10 * i : 10 * (i + 1)] for i in range(len(ridges))]
 
 
@@ -97,36 +105,27 @@ def exact_fits(X, Xte, ys, kern, *, device="auto", progress) -> list:
     (numpy.ndarray, shape (n_test, 10)).
     """
     be = get_backend("auto", device)
-    n = X.shape[0]
-    Y = be.asarray(np.concatenate([one_hot(y, 10) for y in ys], 1), np.float64)
-    with progress.stage("kernel matrix", total=n) as st:
-        K = kernel_matrix(
-            X, kernel=kern, dtype="float64", backend=be, lower_only=True, progress=st.update
-        )
-    with progress.stage("cholesky"):
-        A, _ = solve_cholesky(K, Y, backend=be)
-        del K
-    A = be.to_numpy(A)
-    with progress.stage("predict", total=n + Xte.shape[0]) as st:
-        S = be.to_numpy(
-            kernel_matmul(
-                np.concatenate([X, Xte]),
-                X,
-                A,
-                kernel=kern,
-                dtype="float64",
-                backend=be,
-                progress=st.update,
-            )
-        )
+    paths = _paths_for(be, X, kv=False)
+    Y = np.concatenate([one_hot(y, 10) for y in ys], 1)
+    sol = solve(
+        X,
+        Y,
+        kernel=kern,
+        options=SolveOptions(solver="cholesky"),
+        backend=be,
+        paths=paths,
+        progress=progress,
+    )
+    S = _scores(Xte, X, sol.alpha, kern, "float64", be, paths, progress)
     rows = []
     for i, y in enumerate(ys):
-        tr, a = S[:n, 10 * i : 10 * i + 10], A[:, 10 * i : 10 * i + 10]
+        cols = slice(10 * i, 10 * i + 10)
+        tr, a = sol.KA[:, cols], sol.alpha[:, cols]
         rows.append(
             {
                 "train_error": float(np.mean(tr.argmax(1) != y)),
                 "norm": float(np.sqrt(np.maximum((a * tr).sum(0), 0)).sum()),
-                "test_scores": S[n:, 10 * i : 10 * i + 10],
+                "test_scores": S[:, cols],
             }
         )
     return rows
