@@ -234,3 +234,43 @@ def test_cifar10_from_the_users_disk(capsys, monkeypatch, tmp_path, rng):
     r = json.loads(capsys.readouterr().out)
     assert code == 0 and r["n_train"] == 60 and r["n_test"] == 20 and r["n_features"] == 3072
     assert r["train_error"] == 0.0 and r["bandwidth"] > 5.0  # the median rule, not MNIST's 5
+
+
+def test_json_has_floor_paths_and_the_machine(fe):
+    code, out, err = fe("--json", "--quiet", "--paths", "distances=float32,kv=gemm")
+    assert code == 0 and err == ""
+    r = json.loads(out)
+    assert r["floor_seconds"] > 0 and r["time_over_floor"] > 0
+    assert r["paths"]["distances"] == "float32" and r["paths"]["source"]["distances"] == "flag"
+    assert r["machine"]["isa"] is not None and r["converged"] is True
+
+
+def test_bad_paths_flag_is_one_line(fe):
+    code, out, err = fe("--paths", "kv=fast", "--quiet")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--paths: kv must be one of" in err
+
+
+def test_failed_interpolation_exits_3_with_one_line(fe):
+    code, out, err = fe(
+        "--solver", "pcg", "--bandwidth", "1e6", "--rank", "20", "--json", "--quiet"
+    )
+    assert code == 3 and err.count("\n") == 1
+    assert err.startswith("error: not an interpolation: pcg") and "--bandwidth" in err
+    r = json.loads(out)  # the result is still printed, marked
+    assert r["train_error"] > 0 and r["converged"] is False and r["rel_residual"] <= 1.0
+
+
+def test_missed_tolerance_warns_in_one_line_and_exits_0_when_it_interpolates(fe):
+    code, out, err = fe(
+        "--solver", "pcg", "--tol", "1e-9", "--max-epochs", "2", "--rank", "10", "--quiet"
+    )
+    assert code == 0 and err.count("\n") == 1 and err.startswith("warning: pcg")
+    assert "without reaching its tolerance" in err
+
+
+def test_cli_and_python_agree_on_the_default_bandwidth(fe, tiny_dataset):
+    from finite_expressivity.section5.kernel_job import run_kernel
+
+    code, out, _ = fe("--json", "--quiet")
+    assert json.loads(out)["bandwidth"] == run_kernel(images=tiny_dataset)["bandwidth"] == 5.0

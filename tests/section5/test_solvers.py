@@ -46,7 +46,7 @@ def test_pcg_converges_to_the_exact_solution(kbackend, rng, ridge, method):
     K = kernel_matrix(X, kernel=k, dtype="float64", backend=kbackend)
     op = StoredKernel(K, kbackend)
     pre = NystromPreconditioner(op, rank=40, landmarks=80, mu=ridge, rng=rng)
-    a, rep = solve_pcg(
+    a, rep, _ = solve_pcg(
         op,
         kbackend.asarray(Y),
         ridge=ridge,
@@ -89,7 +89,7 @@ def test_conjugate_residuals_decrease_monotonically(rng):
         kernel_matrix(X, kernel=Kernel("gaussian", 0.4), dtype="float64", backend=be), be
     )
     pre = NystromPreconditioner(op, rank=40, landmarks=80, mu=0.0, rng=rng)
-    _, cr = solve_pcg(op, Y, precond=pre, tol=1e-12, max_epochs=60, method="cr")
+    _, cr, _ = solve_pcg(op, Y, precond=pre, tol=1e-12, max_epochs=60, method="cr")
     # monotone in the preconditioned norm; in the 2-norm, within a small factor
     res = [e.rel_residual for e in cr.epochs]
     assert all(b <= 3 * a for a, b in zip(res, res[1:])) and res[-1] < res[0] / 10
@@ -202,7 +202,119 @@ def test_with_a_ridge_the_residual_alone_stops_the_solver(rng):
     )
     flipped = (y + 1) % 3  # labels no smooth fit gets right everywhere
     flipped[::2] = y[::2]
-    _, rep = solve_pcg(
+    _, rep, _ = solve_pcg(
         op, one_hot(flipped, 3), ridge=10.0, labels=flipped, tol=1e-6, max_epochs=200
     )
     assert rep.converged and len(rep.epochs) < 200 and rep.epochs[-1].train_error > 0
+
+
+# ---------------------------------------------------------------- never worse than the start
+from finite_expressivity.section5.solvers import SolveOptions, SolverWarning, solve  # noqa: E402
+from finite_expressivity.section5.solvers.cholesky import safe_ridge  # noqa: E402
+from finite_expressivity.section5.solvers.dispatch import _check  # noqa: E402
+from finite_expressivity.section5.solvers.report import BestIterate, SolveReport  # noqa: E402
+
+
+def _blobs_xy(tiny_dataset):
+    ds = tiny_dataset
+    return ds.train_images.reshape(len(ds.train_images), -1), ds.train_labels
+
+
+def test_best_iterate_keeps_the_lowest_and_says_why_it_stops():
+    be = get_backend("numpy")
+    best = BestIterate(be, (3, 2), patience=3, blowup=100.0)
+    a = np.full((3, 2), 7.0)
+    assert best.offer(1, 0.5, a) == "" and best.epoch == 1
+    a[:] = 9.0  # the solver goes on updating its array in place
+    assert best.alpha[0, 0] == 7.0  # the best was copied
+    assert best.offer(2, 0.7, a) == "" and best.epoch == 1
+    assert best.offer(3, 60.0, a) == "diverged"  # above 100 x 0.5
+    assert best.offer(4, 0.6, a) == "stalled"  # three epochs without a new best
+    assert BestIterate(be, (1, 1)).offer(1, float("nan"), a) == "diverged"
+    assert BestIterate(be, (1, 1)).residual == 1.0  # the zero start
+
+
+def test_check_returns_the_zero_start_when_an_answer_is_worse():
+    Y = np.eye(4)[:, :2] + 0.5
+    alpha = np.full((4, 2), 3.0)
+    KA = 40.0 * Y  # residual 39: far worse than alpha = 0
+    rep = SolveReport(solver="pcg", dtype="float32", converged=False, stopped="diverged")
+    a, ka, rel, err = _check(alpha, KA, Y, np.array([0, 1, 0, 1]), 0.0, rep, 0.05)
+    assert rel == 1.0 and not a.any() and not ka.any() and rep.best_epoch == 0
+    assert rep.message.startswith("pcg diverged") and "smaller bandwidth" in rep.message
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "pcg", "eigenpro"])
+@pytest.mark.parametrize("bandwidth", [1e-3, 3.0, 1e3, 1e6])
+def test_far_too_wide_or_narrow_kernels_interpolate_or_say_so(tiny_dataset, solver, bandwidth):
+    """Every solver either interpolates or says it did not, and never returns worse than 0."""
+    X, y = _blobs_xy(tiny_dataset)
+    k = Kernel("gaussian", bandwidth, scale=1 / 255)
+    opts = SolveOptions(solver=solver, rank=50, top_q=20, max_epochs=40)
+    be = get_backend("auto", "cpu")
+    try:
+        sol = solve(X, one_hot(y, 3), kernel=k, labels=y, options=opts, backend=be)
+    except np.linalg.LinAlgError as exc:  # only an exact solve may refuse
+        assert solver == "cholesky" and bandwidth == 1e6
+        msg = str(exc)
+        assert "float64" in msg and "use float64" not in msg
+        assert f"ridge of at least {safe_ridge(300, 'float64'):.1g}" in msg
+        assert "a bandwidth below 1e+06 (the median rule gives" in msg
+        return
+    assert 0.0 <= sol.rel_residual <= 1.0
+    assert sol.train_error == 0.0 or (not sol.converged and sol.report.message)
+    if not sol.converged:
+        assert "without reaching its tolerance" in sol.report.message
+
+
+def test_the_refusals_remedy_works_there(tiny_dataset):
+    X, y = _blobs_xy(tiny_dataset)
+    k = Kernel("gaussian", 1e6, scale=1 / 255)  # K is all ones in float64
+    be = get_backend("numpy")
+    opts = SolveOptions(solver="cholesky")
+    with pytest.raises(np.linalg.LinAlgError, match="not positive definite in float64"):
+        solve(X, one_hot(y, 3), kernel=k, labels=y, options=opts, backend=be)
+    sol = solve(
+        X, one_hot(y, 3), kernel=k, ridge=safe_ridge(300, "float64"), options=opts, backend=be
+    )
+    assert sol.rel_residual <= 1.0 and sol.report.converged
+    narrow = Kernel("gaussian", bandwidth_rule_of(X), scale=1 / 255)
+    sol = solve(X, one_hot(y, 3), kernel=narrow, labels=y, options=opts, backend=be)
+    assert sol.train_error == 0.0  # the median rule's bandwidth interpolates
+
+
+def bandwidth_rule_of(X):
+    from finite_expressivity.section5.gram import bandwidth_rule
+
+    return bandwidth_rule(X, "gaussian", rng=np.random.default_rng(0), scale=1 / 255)
+
+
+def test_float32_cholesky_refusal_says_float64(rng):
+    X = np.repeat(rng.uniform(size=(150, 3)), 2, axis=0)  # every point twice: K singular
+    y = np.zeros(300, dtype=int)
+    be = get_backend("numpy")
+    # a budget where float64 K does not fit and float32 does
+    opts = SolveOptions(solver="cholesky", memory_bytes=4 * 300 * 300 + 300_000)
+    with pytest.raises(np.linalg.LinAlgError, match="in float32") as err:
+        solve(X, one_hot(y, 1), kernel=Kernel("gaussian", 1.0), options=opts, backend=be)
+    msg = str(err.value)  # repeated points: neither float64 nor a bandwidth would help
+    assert "float64" not in msg and "bandwidth" not in msg
+    assert "150 rows of X repeat earlier ones: only a ridge of at least" in msg
+    opts = SolveOptions(solver="cholesky")
+    with pytest.raises(np.linalg.LinAlgError, match="in float64 .* only a ridge"):
+        solve(X, one_hot(y, 1), kernel=Kernel("gaussian", 1.0), options=opts, backend=be)
+    Xu = rng.uniform(size=(300, 3))  # distinct points, float32 only: float64 would do
+    opts = SolveOptions(solver="cholesky", memory_bytes=4 * 300 * 300 + 300_000)
+    with pytest.raises(
+        np.linalg.LinAlgError, match="in float32 .*; use a ridge of at least .*, or float64"
+    ):
+        solve(Xu, one_hot(y, 1), kernel=Kernel("gaussian", 1e4), options=opts, backend=be)
+
+
+def test_estimator_warns_once_when_the_tolerance_is_missed(tiny_dataset):
+    X, y = _blobs_xy(tiny_dataset)
+    with pytest.warns(SolverWarning, match="pcg .* without reaching its tolerance"):
+        m = KernelInterpolant(
+            "gaussian", 5.0, solver="pcg", tol=1e-12, max_epochs=3, rank=10, input_scale=1 / 255
+        ).fit(X, y)
+    assert not m.converged_ and m.rel_residual_ <= 1.0 and m.summary()["solver_message"]

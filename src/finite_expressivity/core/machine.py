@@ -29,6 +29,8 @@ __all__ = [
     "probe_key",
     "probe_dir",
     "cached_probe",
+    "read_probe",
+    "write_probe",
     "streaming_bytes",
     "last_level_cache_bytes",
     "gemm_rate",
@@ -212,6 +214,33 @@ def probe_dir() -> Path:
     return Path(base) / "finite-expressivity" / "probes"
 
 
+def _probe_path(name: str, key: dict, directory=None) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return Path(directory or probe_dir()) / f"{name}-{digest}.json"
+
+
+def read_probe(name: str, key: dict, directory=None) -> dict | None:
+    """A cached probe result for ``key`` (None when there is none or it is unreadable)."""
+    try:
+        doc = json.loads(_probe_path(name, key, directory).read_text())
+        if doc.get("key") == json.loads(json.dumps(key)):
+            return {**doc["result"], "cached": True}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def write_probe(name: str, key: dict, result: dict, directory=None) -> None:
+    """Cache ``result`` under ``key`` (silently not, where the folder is read-only)."""
+    from .files import atomic_write_json  # noqa: PLC0415
+
+    result = {**result, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    try:
+        atomic_write_json(_probe_path(name, key, directory), {"key": key, "result": result})
+    except OSError:
+        pass
+
+
 def cached_probe(name: str, measure, *, key: dict, refresh: bool = False, directory=None):
     """``measure()`` once per machine: its result is cached on disk under ``key``.
 
@@ -234,26 +263,15 @@ def cached_probe(name: str, measure, *, key: dict, refresh: bool = False, direct
         The measurement, plus ``cached`` (bool), ``measured_at`` (ISO time) and
         ``probe_seconds`` (what the measurement took).
     """
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    path = Path(directory or probe_dir()) / f"{name}-{digest}.json"
     if not refresh:
-        try:
-            doc = json.loads(path.read_text())
-            if doc.get("key") == json.loads(json.dumps(key)):
-                return {**doc["result"], "cached": True}
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        hit = read_probe(name, key, directory)
+        if hit is not None:
+            return hit
     t0 = time.perf_counter()
     result = dict(measure())
     result["probe_seconds"] = round(time.perf_counter() - t0, 3)
-    result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    try:
-        from .files import atomic_write_json  # noqa: PLC0415
-
-        atomic_write_json(path, {"key": key, "result": result})
-    except OSError:
-        pass  # a read-only home: measure again next time
-    return {**result, "cached": False}
+    write_probe(name, key, result, directory)
+    return {**result, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "cached": False}
 
 
 # ------------------------------------------------------------------------ timed probes

@@ -150,7 +150,7 @@ def run_kernel(
         )
     with prog.stage("probes"):
         chosen = choose_paths(
-            be, d=Xtr.shape[1], uint8=Xtr.dtype == np.uint8, override=paths, refresh=reprobe
+            be, d=Xtr.shape[1], uint8=Xtr.dtype == np.uint8, n=n, override=paths, refresh=reprobe
         )
     if bandwidth is None:
         bandwidth = default_bandwidth(kernel, features, dataset)

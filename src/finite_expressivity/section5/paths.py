@@ -14,19 +14,22 @@ Three choices matter for the kernel solvers, and each CPU answers them different
   GEMMs over row blocks (``blocked``); with torch or NumPy (``kv_gemm``). On the
   EPYC a ten-column GEMM read ``K`` at 2.9 GB/s where one column ran at 10 GB/s.
 
-:func:`choose_paths` times each candidate on small arrays shaped like the job's
-(about a second or two, once per machine: :func:`~finite_expressivity.core.machine.cached_probe`),
-takes the fastest, and applies the user's overrides (``--paths distances=float32``).
-The choosing itself is :func:`pick_paths`, a pure function of the timings.
+:func:`choose_paths` times the distance candidates on one block shaped like the
+job's (a fraction of a second, once per machine and width:
+:func:`~finite_expressivity.core.machine.cached_probe`); ``K @ V`` is timed on the
+solve's own first products (:class:`KvRace`: a matrix that fits no cache ranks the
+candidates as the job sees them), and the winner cached for that size class. Then
+the user's overrides apply (``--paths distances=float32,kv=gemm``). The choosing
+itself is :func:`pick_paths` and :class:`KvRace`, pure functions of the timings.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..core.machine import cached_probe, probe_key, race, streaming_bytes
+from ..core.machine import cached_probe, probe_key, race, read_probe
 from .backend import Backend
 from .gram import DISTANCES, Kernel, Points, int8_possible, kernel_block
 
@@ -37,14 +40,21 @@ __all__ = [
     "fastest",
     "pick_paths",
     "probe_distances",
-    "probe_kv",
+    "KvRace",
+    "race_candidates",
+    "kv_key",
     "choose_paths",
     "stored_matmul",
 ]
 
 LIBRARIES = ("torch", "numpy")
-KV_METHODS = ("gemm", "transposed", "columns", "blocked")
-FIELDS = {"distances": DISTANCES, "gemm": LIBRARIES, "kv": KV_METHODS, "kv_gemm": LIBRARIES}
+KV_METHODS = ("gemm", "transposed", "columns", "blocked")  # "race": timed in the solve
+FIELDS = {
+    "distances": DISTANCES,
+    "gemm": LIBRARIES,
+    "kv": (*KV_METHODS, "race"),
+    "kv_gemm": LIBRARIES,
+}
 
 
 @dataclass(frozen=True)
@@ -199,27 +209,70 @@ def stored_matmul(backend: Backend, K, A, *, kv="gemm", kv_gemm=None):
     return out
 
 
-def probe_kv(backend: Backend, *, nbytes: int | None = None, k: int = 10) -> dict:
-    """Seconds for ``K @ V`` (``V``: ``k`` columns) on a float32 ``K`` too large for the
-    caches, for each method and library (:func:`stored_matmul`)."""
-    if backend.is_gpu:
-        return {}
-    nbytes = nbytes or streaming_bytes()
-    n = int((nbytes // 4) ** 0.5)
-    rng = np.random.default_rng(0)
-    K = backend.asarray(rng.random((n, n), dtype=np.float32))
-    V = backend.asarray(rng.random((n, k), dtype=np.float32))
-    candidates = {}
-    for lib in _cpu_libraries(backend):
-        for kv in KV_METHODS:
-            candidates[f"{kv}:{lib or ''}"] = lambda kv=kv, lib=lib: stored_matmul(
-                backend, K, V, kv=kv, kv_gemm=lib
-            )
-    return race(candidates, rounds=2, give_up=1.0)
+class KvRace:
+    """Each way of computing ``K @ V``, timed on the solve's own first products.
+
+    A stored kernel matrix is far larger than any cache, and which GEMM reads it
+    fastest with a few right-hand sides depends on the CPU, the BLAS and the size:
+    a small probe matrix would half sit in the last-level cache and rank them
+    wrongly. So the first products of a solve each take the next candidate, timed,
+    and every later one the fastest (:meth:`choice`); no product is wasted. The
+    ``columns`` candidate (one matrix-vector product per column) is timed as one
+    extra matrix-vector product times the number of columns.
+
+    Parameters
+    ----------
+    candidates : sequence of (kv, library)
+    clock : callable
+        Seconds (tests pass a fake clock).
+    """
+
+    def __init__(self, candidates, clock=None):
+        import time  # noqa: PLC0415
+
+        self.pending = list(candidates)
+        self.times: dict[str, float] = {}
+        self.clock = clock or time.perf_counter
+
+    @property
+    def done(self) -> bool:
+        return not self.pending
+
+    def choice(self) -> tuple:
+        """The candidate to run next: the next untimed one, else the fastest."""
+        if self.pending:
+            return self.pending[0]
+        kv, _, lib = fastest(self.times, "gemm:").partition(":")
+        return kv, lib or None
+
+    def record(self, seconds: float) -> None:
+        """The time of the candidate :meth:`choice` just gave."""
+        kv, lib = self.pending.pop(0)
+        self.times[f"{kv}:{lib or ''}"] = seconds
+
+
+def race_candidates(backend: Backend) -> list:
+    """``(kv, library)`` pairs worth timing on ``backend`` (the usual winner first)."""
+    libs = _cpu_libraries(backend)
+    pairs = [(kv, lib) for lib in libs for kv in ("gemm", "transposed", "blocked")]
+    return pairs + [("columns", libs[0])]
+
+
+def kv_key(backend: Backend, n: int) -> dict:
+    """The cache key of a ``K @ V`` race: machine, library, and ``K``'s size class."""
+    size = int(np.log2(max(1, 4 * n * n)))
+    return probe_key({"probe": "kv", "backend": backend.name, "log2_bytes": size})
 
 
 def choose_paths(
-    backend: Backend, *, d: int, uint8: bool, override=None, refresh: bool = False, kv=True
+    backend: Backend,
+    *,
+    d: int,
+    uint8: bool,
+    n: int | None = None,
+    override=None,
+    refresh: bool = False,
+    kv: bool = True,
 ) -> Paths:
     """The fastest paths on this machine for ``d`` features (cached probes), then overrides.
 
@@ -230,6 +283,10 @@ def choose_paths(
         Features per point (the distance probe's width).
     uint8 : bool
         Whether the inputs are uint8 (only then can the int8 path run).
+    n : int, optional
+        Training points: with ``kv``, a cached ``K @ V`` race for this size class
+        decides ``kv``; without one (or with ``refresh``) ``kv`` is ``"race"``: the
+        solve times the candidates on its own products (:class:`KvRace`).
     override : str or dict, optional
         Fields fixed by the user (:func:`parse_paths`); a fully fixed choice runs no probe.
     refresh : bool
@@ -242,12 +299,8 @@ def choose_paths(
     Paths
     """
     fixed = parse_paths(override)
-    if backend.is_gpu or (backend.name == "numpy" and not kv):
-        return pick_paths({}, {}, override=fixed)
-    need_d = not {"distances", "gemm"} <= set(fixed)
-    need_kv = kv and not {"kv", "kv_gemm"} <= set(fixed)
-    dist, kvt, how = {}, {}, {"distances": "probe", "kv": "probe"}
-    if need_d:
+    dist, how = {}, {"distances": "probe", "kv": "cache"}
+    if not backend.is_gpu and not {"distances", "gemm"} <= set(fixed):
         key = probe_key({"probe": "distances", "backend": backend.name, "d": d, "uint8": uint8})
         res = cached_probe(
             "distances",
@@ -256,8 +309,12 @@ def choose_paths(
             refresh=refresh,
         )
         dist, how["distances"] = res["times"], "cache" if res["cached"] else "probe"
-    if need_kv:
-        key = probe_key({"probe": "kv", "backend": backend.name})
-        res = cached_probe("kv", lambda: {"times": probe_kv(backend)}, key=key, refresh=refresh)
-        kvt, how["kv"] = res["times"], "cache" if res["cached"] else "probe"
-    return pick_paths(dist, kvt, override=fixed, source=how)
+    kvt = {}
+    if kv and not backend.is_gpu and not {"kv", "kv_gemm"} <= set(fixed) and n:
+        hit = None if refresh else read_probe("kv", kv_key(backend, n))
+        kvt = hit["times"] if hit else {}
+    paths = pick_paths(dist, kvt, override=fixed, source=how)
+    if kv and not backend.is_gpu and not kvt and "kv" not in fixed:
+        src = {**paths.source, "kv": "race", "kv_gemm": "race"}
+        return replace(paths, kv="race", kv_gemm=None, source=src)
+    return paths

@@ -31,7 +31,7 @@ def _fit_row(lam, sol) -> dict:
 
 
 def _paths_for(be, X, kv):
-    return choose_paths(be, d=X.shape[1], uint8=X.dtype == np.uint8, kv=kv)
+    return choose_paths(be, d=X.shape[1], uint8=X.dtype == np.uint8, n=X.shape[0], kv=kv)
 
 
 def _scores(Xte, X, A, kern, dtype, be, paths, progress):
@@ -91,6 +91,7 @@ def solve_many(X, y, Xte, kern, ridges, *, device="auto", seed=0, progress, exac
             sol = solve(
                 X, Y, kernel=kern, ridge=lam, labels=y, options=opts, backend=be, paths=paths, K=K
             )
+        paths = sol.paths  # a K @ V race, if one ran, is decided now
         fits.append(_fit_row(lam, sol))
         alphas.append(sol.alpha)
     del K

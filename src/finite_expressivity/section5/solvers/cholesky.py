@@ -8,7 +8,7 @@ import numpy as np
 
 from .report import SolveReport
 
-__all__ = ["_solve_cholesky", "safe_ridge"]
+__all__ = ["_solve_cholesky", "safe_ridge", "refusal", "NotPositiveDefinite"]
 
 
 def safe_ridge(n: int, dtype) -> float:
@@ -55,7 +55,7 @@ def _solve_cholesky(K, Y, *, ridge: float = 0.0, backend):
     try:
         factor = backend.cholesky_inplace(K)
     except np.linalg.LinAlgError as exc:
-        raise np.linalg.LinAlgError(_refusal(n, dtype, ridge, str(exc))) from None
+        raise NotPositiveDefinite(n, dtype, ridge, str(exc)) from None
     alpha = backend.cholesky_solve(factor, backend.asarray(Y, dtype))
     alpha = backend.astype(alpha, np.float64)
     report = SolveReport(solver="cholesky", dtype=str(dtype), converged=True, stopped="exact")
@@ -64,13 +64,35 @@ def _solve_cholesky(K, Y, *, ridge: float = 0.0, backend):
     return alpha, report
 
 
-def _refusal(n: int, dtype, ridge: float, why: str) -> str:
+class NotPositiveDefinite(np.linalg.LinAlgError):
+    """Cholesky refused ``K + ridge I``; :func:`refusal` words the message."""
+
+    def __init__(self, n: int, dtype, ridge: float, why: str):
+        self.n, self.dtype, self.ridge, self.why = n, np.dtype(dtype), ridge, why
+        super().__init__(refusal(n, dtype, ridge, why))
+
+
+def refusal(n, dtype, ridge, why, *, repeats: int = 0, bandwidth=None, rule=None) -> str:
+    """One line true of the case: what failed, why, and what works there.
+
+    Parameters
+    ----------
+    repeats : int
+        Rows of ``X`` equal to earlier ones: then ``K`` is singular in any precision
+        and at any bandwidth, and only a ridge helps.
+    bandwidth, rule : float, optional
+        The bandwidth used and the median rule's (suggested when smaller).
+    """
     where = f"K + {ridge:g} I" if ridge else "K"
     msg = (
-        f"Cholesky failed: {where} ({n} x {n}) is not positive definite in {dtype} "
+        f"Cholesky failed: {where} ({n} x {n}) is not positive definite in {np.dtype(dtype)} "
         f"({why}): the kernel matrix is numerically singular"
     )
     fix = f"a ridge of at least {safe_ridge(n, dtype):.1g}"
-    if dtype == np.float32:
-        return f"{msg}; use float64 (solver='cholesky' picks it where it fits) or {fix}"
+    if repeats:
+        return f"{msg}, since {repeats} rows of X repeat earlier ones: only {fix} helps"
+    if np.dtype(dtype) == np.float32:
+        return f"{msg}; use {fix}, or float64 where it fits (solver='cholesky' picks it then)"
+    if bandwidth is not None and rule is not None and rule < bandwidth:
+        return f"{msg}; use {fix} or a bandwidth below {bandwidth:g} (the median rule gives {rule:.3g})"
     return f"{msg}; use {fix} or a smaller bandwidth"

@@ -12,14 +12,15 @@ zero start (relative residual above 1) is never returned: the zero start is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ...core.machine import write_probe
 from ...core.progress import Progress
 from ..gram import Kernel, bandwidth_rule, kernel_matmul, kernel_matrix
-from ..paths import Paths, choose_paths
-from .cholesky import _solve_cholesky
+from ..paths import Paths, choose_paths, kv_key
+from .cholesky import NotPositiveDefinite, _solve_cholesky, refusal
 from .eigenpro import _solve_eigenpro
 from .operators import OnTheFlyKernel, StoredKernel
 from .pcg import NystromPreconditioner, _solve_pcg
@@ -135,7 +136,7 @@ def _pcg(X, Yb, ridge, K, ctx, labels, callback):
         rng = np.random.default_rng(opts.seed)
         pre = NystromPreconditioner(op, rank=opts.rank, landmarks=2 * opts.rank, mu=ridge, rng=rng)
     with prog.stage("solve"):
-        alpha, report = _solve_pcg(
+        alpha, report, KA = _solve_pcg(
             op,
             Yb,
             ridge=ridge,
@@ -148,8 +149,22 @@ def _pcg(X, Yb, ridge, K, ctx, labels, callback):
         )
         report.notes.update(rank=pre.rank, landmarks=pre.landmarks)
     del pre
-    with prog.stage("train residual"):
-        return alpha, report, op.matmul(alpha)
+    if KA is None:  # else the solver confirmed its answer with K @ alpha
+        with prog.stage("train residual"):
+            KA = op.matmul(alpha)
+    _record_race(op, ctx)
+    return alpha, report, KA
+
+
+def _record_race(op, ctx) -> None:
+    """The ``K @ V`` method a race found fastest: into the paths, and cached when done."""
+    if op.race is None:
+        return
+    kv, lib, times = op.kv_choice()
+    paths = ctx["paths"]
+    ctx["paths"] = replace(paths, kv=kv, kv_gemm=lib, timings={**paths.timings, "kv": times})
+    if op.race.done:
+        write_probe("kv", kv_key(op.backend, op.n), {"times": times})
 
 
 def _eigenpro(X, Yb, ridge, K, ctx, labels, callback):
@@ -273,22 +288,25 @@ def solve(
             alpha, report, KA = _pcg(X, Yb, ridge, K, ctx, labels, callback)
         else:
             alpha, report, KA = _eigenpro(X, Yb, ridge, K, ctx, labels, callback)
-    except np.linalg.LinAlgError as exc:
-        msg = str(exc)
-        if msg.endswith("a smaller bandwidth"):
-            msg = _with_bandwidths(msg, X, kernel)
-        raise np.linalg.LinAlgError(msg) from None
+    except NotPositiveDefinite as exc:
+        raise np.linalg.LinAlgError(_refusal_here(exc, X, kernel)) from None
     A, KA = backend.to_numpy(alpha), backend.to_numpy(backend.astype(KA, np.float64))
     A, KA, rel, err = _check(A, KA, np.asarray(Y, np.float64), labels, ridge, report, options.tol)
-    return Solution(A, KA, rel, err, report, plan, chosen)
+    return Solution(A, KA, rel, err, report, plan, ctx["paths"])
 
 
-def _with_bandwidths(msg: str, X, kernel: Kernel) -> str:
-    """The refusal plus the bandwidth now and the median rule's, when it is smaller."""
-    try:
-        rule = bandwidth_rule(X, kernel.name, rng=np.random.default_rng(0), scale=kernel.scale)
-    except ValueError:
-        return msg
-    if rule < kernel.bandwidth:
-        return f"{msg} than {kernel.bandwidth:g} (the median rule gives {rule:.3g})"
-    return f"{msg} (the bandwidth is {kernel.bandwidth:g}; the median rule gives {rule:.3g})"
+def _refusal_here(exc, X, kernel: Kernel) -> str:
+    """Cholesky's refusal, made true of this case: with repeated points only a ridge
+    helps; else a smaller bandwidth may, and the median rule's is named."""
+    X = np.asarray(X)
+    repeats = X.shape[0] - np.unique(X.reshape(X.shape[0], -1), axis=0).shape[0]
+    rule = None
+    if not repeats:
+        try:
+            rng = np.random.default_rng(0)
+            rule = bandwidth_rule(X, kernel.name, rng=rng, scale=kernel.scale)
+        except ValueError:
+            rule = None
+    return refusal(
+        exc.n, exc.dtype, exc.ridge, exc.why, repeats=repeats, bandwidth=kernel.bandwidth, rule=rule
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..gram import Kernel, Points, center, kernel_block, rows_per_block
-from ..paths import stored_matmul
+from ..paths import KvRace, fastest, race_candidates, stored_matmul
 
 __all__ = ["StoredKernel", "OnTheFlyKernel"]
 
@@ -22,9 +22,10 @@ class StoredKernel:
     K : array, shape (n, n)
         Symmetric.
     backend : Backend
-    kv : {"gemm", "transposed", "columns", "blocked"}
-        How ``K @ A`` is computed (:func:`~..paths.stored_matmul`; measured per
-        machine by :func:`~..paths.choose_paths`).
+    kv : {"gemm", "transposed", "columns", "blocked", "race"}
+        How ``K @ A`` is computed (:func:`~..paths.stored_matmul`); ``"race"``:
+        each of the first products takes the next candidate, timed, and the rest the
+        fastest (:class:`~..paths.KvRace`).
     kv_gemm : {"torch", "numpy"}, optional
         The GEMM library on torch's CPU backend.
     """
@@ -35,12 +36,45 @@ class StoredKernel:
         self.n = K.shape[0]
         self.dtype = np.dtype(str(K.dtype).replace("torch.", ""))
         self.kv, self.kv_gemm = kv, kv_gemm
+        self.race = KvRace(race_candidates(backend)) if kv == "race" else None
+
+    def kv_choice(self) -> tuple:
+        """``(kv, kv_gemm, timings)``: the method in use (after a race, its winner so far)."""
+        if self.race is None:
+            return self.kv, self.kv_gemm, {}
+        kv, lib = self._best()
+        return kv, lib, dict(self.race.times)
+
+    def _best(self) -> tuple:
+        kv, _, lib = fastest(self.race.times, "gemm:").partition(":")
+        return kv, lib or None
 
     def matmul(self, A):
         """``K @ A`` in ``K``'s precision, returned in float64."""
         be = self.backend
-        out = stored_matmul(be, self.K, be.astype(A, self.dtype), kv=self.kv, kv_gemm=self.kv_gemm)
+        A32 = be.astype(A, self.dtype)
+        if self.race is None:
+            out = stored_matmul(be, self.K, A32, kv=self.kv, kv_gemm=self.kv_gemm)
+        elif self.race.done:
+            kv, lib = self._best()
+            out = stored_matmul(be, self.K, A32, kv=kv, kv_gemm=lib)
+        else:
+            out = self._timed(A32)
         return be.astype(out, np.float64)
+
+    def _timed(self, A32):
+        """One product by the race's next candidate, timed (``columns``: one column)."""
+        be, race = self.backend, self.race
+        kv, lib = race.choice()
+        t0 = race.clock()
+        if kv == "columns":
+            be.matmul(self.K, be.copy(A32[:, 0]), gemm=lib)
+            race.record(A32.shape[1] * (race.clock() - t0))
+            kv, lib = self._best()
+            return stored_matmul(be, self.K, A32, kv=kv, kv_gemm=lib)
+        out = stored_matmul(be, self.K, A32, kv=kv, kv_gemm=lib)
+        race.record(race.clock() - t0)
+        return out
 
     def rows(self, idx):
         """``K[idx, :]``."""
