@@ -135,3 +135,33 @@ def test_probe_distances_times_each_candidate():
     assert set(times) == expected and all(t > 0 for t in times.values())
     floats = P.probe_distances(be, 64, uint8=False, rows=64, cols=128)
     assert "int8" not in floats  # float inputs cannot take the integer path
+
+
+def _broken_int_mm(monkeypatch):
+    """torch._int_mm returning sums off by one (as oneDNN's non-VNNI int8 GEMM did)."""
+    torch = pytest.importorskip("torch")
+    real = torch._int_mm
+
+    def wrong(a, b, *, out=None):
+        res = real(a, b) + 1
+        return res if out is None else out.copy_(res)
+
+    monkeypatch.setattr(torch, "_int_mm", wrong)
+
+
+def test_a_path_with_wrong_answers_is_never_chosen(monkeypatch):
+    _broken_int_mm(monkeypatch)
+    be = get_backend("torch", "cpu")
+    times = P.probe_distances(be, 64, uint8=True, rows=64, cols=128)
+    assert times["int8"] is None and times["float32:torch"] > 0
+    assert P.pick_paths(times, {}).distances == "float32"
+
+
+def test_kernel_matrix_refuses_wrong_int8_sums(monkeypatch, rng):
+    _broken_int_mm(monkeypatch)
+    X = rng.integers(0, 256, size=(50, 30)).astype(np.uint8)
+    be = get_backend("torch", "cpu")
+    with pytest.raises(ValueError, match="int8 GEMM .* wrong sums .* distances=float32"):
+        kernel_matrix(
+            X, kernel=Kernel("gaussian", 3.0, scale=1 / 255), backend=be, distances="int8"
+        )

@@ -162,28 +162,59 @@ def _cpu_libraries(backend: Backend) -> tuple:
     return ("torch", "numpy") if backend.name == "torch" and not backend.is_gpu else (None,)
 
 
+def _probe_points(rows, cols, d, uint8):
+    """Probe rows: half uniform in 0..255, half only 0 and 255 (the extremes, where an
+    int8 GEMM without 32-bit accumulation overflows), as uint8 or float32."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(rows + cols, d), dtype=np.uint8)
+    X[1::2] = 255 * (X[1::2] > 200)
+    return X if uint8 else X.astype(np.float32)
+
+
+def _right(backend, X, r, c, dist, lib) -> bool:
+    """Whether a path's squared distances agree with float64 arithmetic: exactly for
+    the integer path (in float64), to float32 rounding for the float path."""
+    X64 = np.asarray(X, dtype=np.float64)
+    ref = ((X64[r, None, :] - X64[None, c, :]) ** 2).sum(-1) if X.shape[1] <= 64 else None
+    if ref is None:
+        sq = (X64 * X64).sum(1)
+        ref = sq[r, None] + sq[None, c] - 2.0 * X64[r] @ X64[c].T  # exact: integers < 2^53
+    dtype = "float64" if dist == "int8" else "float32"
+    P = Points(X, dtype=dtype, backend=backend, distances=dist, gemm=lib, shift=X64.mean(0))
+    got = backend.empty((r.stop - r.start, c.stop - c.start), dtype)
+    got = backend.to_numpy(P.sq_dists_into(got, r, P, c)).astype(np.float64)
+    if dist == "int8":
+        return bool(np.array_equal(got, ref))
+    return bool(np.all(np.abs(got - ref) <= 1e-5 * (ref.max() + 1.0)))
+
+
 def probe_distances(backend: Backend, d: int, *, uint8: bool, rows=1024, cols=2048) -> dict:
     """Seconds for one ``rows x cols`` block of Gaussian kernel values on each path.
 
     Candidates: ``"int8"`` (uint8 inputs where :func:`~.gram.int8_possible`), and
     ``"float32:torch"`` / ``"float32:numpy"`` on torch's CPU backend (``"float32"``
     alone elsewhere), timed in turns (:func:`~finite_expressivity.core.machine.race`).
+    Each answer is checked first against float64 arithmetic: a path that computes a
+    wrong block is not timed and gets ``None`` (never chosen): oneDNN's int8 GEMM
+    without VNNI, as torch 2.13 called it under ``ONEDNN_MAX_CPU_ISA=AVX2``, returned
+    wrong sums on this project's Xeon.
     """
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 256, size=(rows + cols, d), dtype=np.uint8)
-    if not uint8:
-        X = X.astype(np.float32)
+    X = _probe_points(rows, cols, d, uint8)
     kern = Kernel("gaussian", 5.0, scale=1 / 255)
+    r, c = slice(0, rows), slice(rows, rows + cols)
     out = backend.empty((rows, cols), "float32")
     ways = [("int8", None)] if uint8 and int8_possible(X, backend) else []
     ways += [("float32", lib) for lib in _cpu_libraries(backend)]
-    r, c = slice(0, rows), slice(rows, rows + cols)
-    candidates = {}
+    candidates, wrong = {}, []
     for dist, lib in ways:
         P = Points(X, dtype="float32", backend=backend, distances=dist, gemm=lib, shift=None)
         name = dist if lib is None else f"{dist}:{lib}"
+        if not _right(backend, X, r, c, dist, lib):
+            wrong.append(name)
+            continue
         candidates[name] = lambda P=P: kernel_block(kern, out, P, r, P, c)
-    return race(candidates, rounds=3, sync=backend.synchronize, give_up=0.5)
+    times = race(candidates, rounds=3, sync=backend.synchronize, give_up=0.5)
+    return {**times, **{name: None for name in wrong}}
 
 
 def stored_matmul(backend: Backend, K, A, *, kv="gemm", kv_gemm=None):
