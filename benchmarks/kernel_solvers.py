@@ -162,6 +162,30 @@ def _line(r):
     return out
 
 
+def _rows_for(ds, n, args, kw, rates, max_exact) -> list:
+    """scikit-learn's KernelRidge (where n is small enough), then each of our solvers."""
+    rows = []
+    base = run_sklearn(ds, n) if n <= args.sklearn_max and "cholesky" in args.solvers else None
+    if base is not None:
+        rows.append(base)
+        print(_line(base), flush=True)
+    for solver in args.solvers:
+        if solver == "cholesky" and n > max_exact:
+            print(f"n={n:>6} cholesky: skipped (n > --max-exact {max_exact})", flush=True)
+            continue
+        try:
+            _, r = run_one(ds, n, solver, **kw)
+        except MemoryError as exc:
+            print(f"n={n:>6} {solver}: skipped ({exc})", flush=True)
+            continue
+        _floor(r, rates, len(ds.test_labels))
+        _check(r, base if solver == "cholesky" else None)
+        r["over_sklearn"] = round(r["seconds"] / base["seconds"], 2) if base else None
+        rows.append(r)
+        print(_line(r), flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, nargs="+", default=[5000, 10000, 20000, 60000])
@@ -200,24 +224,7 @@ def main(argv=None) -> int:
         run_sklearn(ds, 1000)
     rows = []
     for n in args.n:
-        base = run_sklearn(ds, n) if n <= args.sklearn_max and "cholesky" in args.solvers else None
-        if base is not None:
-            rows.append(base)
-            print(_line(base), flush=True)
-        for solver in args.solvers:
-            if solver == "cholesky" and n > max_exact:
-                print(f"n={n:>6} cholesky: skipped (n > --max-exact {max_exact})", flush=True)
-                continue
-            try:
-                _, r = run_one(ds, n, solver, **kw)
-            except MemoryError as exc:
-                print(f"n={n:>6} {solver}: skipped ({exc})", flush=True)
-                continue
-            _floor(r, rates, len(ds.test_labels))
-            _check(r, base if solver == "cholesky" else None)
-            r["over_sklearn"] = round(r["seconds"] / base["seconds"], 2) if base else None
-            rows.append(r)
-            print(_line(r), flush=True)
+        rows += _rows_for(ds, n, args, kw, rates, max_exact)
     if args.json:
         from finite_expressivity.core.files import atomic_write_json
 

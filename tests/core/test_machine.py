@@ -104,3 +104,18 @@ def test_machine_rates_are_positive(tmp_path, monkeypatch):
     r = M.machine_rates("cpu", libraries=("numpy",))
     assert r["gemm_float32_flops"] > 1e8 and r["read_bytes_per_s"] > 1e8
     assert M.machine_rates("cpu", libraries=("numpy",))["cached"] is True
+
+
+def test_refreshed_rates_keep_the_best_this_machine_has_shown(tmp_path, monkeypatch):
+    monkeypatch.setenv("FE_PROBE_DIR", str(tmp_path))
+    seen = iter(
+        [
+            {"gemm_float32_flops": 3.0, "gemm_float64_flops": 1.0, "read_bytes_per_s": 5.0},
+            {"gemm_float32_flops": 2.0, "gemm_float64_flops": 1.5, "read_bytes_per_s": 4.0},
+        ]
+    )
+    monkeypatch.setattr(M, "_measure_rates", lambda device, libraries: next(seen))
+    assert M.machine_rates("cpu", libraries=("numpy",))["gemm_float32_flops"] == 3.0
+    r = M.machine_rates("cpu", libraries=("numpy",), refresh=True)  # a busier moment
+    assert (r["gemm_float32_flops"], r["gemm_float64_flops"], r["read_bytes_per_s"]) == (3, 1.5, 5)
+    assert M.machine_rates("cpu", libraries=("numpy",))["gemm_float64_flops"] == 1.5  # cached

@@ -96,6 +96,31 @@ def fused_kernel_matvec_reference(X, Z, A, *, kernel: Kernel, block: int = 1024)
     return out
 
 
+def _check_inputs(cupy, X, Z, A) -> None:
+    """On the host, before launch: types, shapes, one float dtype, int32-sized."""
+    arrays = {"X": X, "Z": Z, "A": A}
+    for name, a in arrays.items():
+        if not isinstance(a, cupy.ndarray):
+            raise TypeError(
+                f"{name} must be a cupy.ndarray, got {type(a).__name__}; move it with cupy.asarray"
+            )
+        if a.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
+    dtype = X.dtype
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"X must be float32 or float64, got {dtype}; convert with astype")
+    for name, a in arrays.items():
+        if a.dtype != dtype:
+            raise TypeError(f"{name} has dtype {a.dtype} but X has {dtype}; use one dtype")
+    (n, d), m = X.shape, Z.shape[0]
+    if Z.shape[1] != d:
+        raise ValueError(f"Z must have {d} columns like X, got {Z.shape[1]}")
+    if A.shape[0] != m:
+        raise ValueError(f"A must have one row per row of Z ({m}), got {A.shape[0]}")
+    if max(n, m, d) >= 2**31:
+        raise ValueError("sizes must be below 2**31 (int32 indices in the kernel)")
+
+
 def fused_kernel_matvec(X, Z, A, *, kernel: Kernel, out=None):
     """``K(X, Z) @ A`` on the GPU in one fused kernel (CuPy arrays).
 
@@ -114,28 +139,10 @@ def fused_kernel_matvec(X, Z, A, *, kernel: Kernel, out=None):
     """
     import cupy  # noqa: PLC0415 - optional
 
-    arrays = {"X": X, "Z": Z, "A": A}
-    for name, a in arrays.items():
-        if not isinstance(a, cupy.ndarray):
-            raise TypeError(
-                f"{name} must be a cupy.ndarray, got {type(a).__name__}; move it with cupy.asarray"
-            )
-        if a.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
-    dtype = X.dtype
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"X must be float32 or float64, got {dtype}; convert with astype")
-    for name, a in arrays.items():
-        if a.dtype != dtype:
-            raise TypeError(f"{name} has dtype {a.dtype} but X has {dtype}; use one dtype")
+    _check_inputs(cupy, X, Z, A)
     n, d = X.shape
     m = Z.shape[0]
-    if Z.shape[1] != d:
-        raise ValueError(f"Z must have {d} columns like X, got {Z.shape[1]}")
-    if A.shape[0] != m:
-        raise ValueError(f"A must have one row per row of Z ({m}), got {A.shape[0]}")
-    if max(n, m, d) >= 2**31:
-        raise ValueError("sizes must be below 2**31 (int32 indices in the kernel)")
+    dtype = X.dtype
     c = A.shape[1]
     X, Z, A = (cupy.ascontiguousarray(a) for a in (X, Z, A))
     if out is None:

@@ -13,12 +13,6 @@ __all__ = ["register", "main", "format_result"]
 
 def register(sub) -> None:
     """Add ``fe kernel`` to the ``fe`` parser."""
-    from .features import FEATURES  # noqa: PLC0415
-    from .gram import KERNELS  # noqa: PLC0415
-    from .interpolant import SOLVERS  # noqa: PLC0415
-    from .kernel_job import DATASETS  # noqa: PLC0415
-    from .studies import ARTIFACTS  # noqa: PLC0415
-
     p = sub.add_parser(
         "kernel",
         help="minimum-norm kernel interpolation (Section 5): K alpha = y, test error, norm",
@@ -28,6 +22,18 @@ def register(sub) -> None:
         "Gaussian kernel, bandwidth 5 (pixels in [0, 1]). --experiment runs one of Section 5's "
         "experiments and writes JSON, CSV and a figure.",
     )
+    _data_flags(p)
+    _solver_flags(p)
+    _run_flags(p)
+    p.set_defaults(func=main)
+
+
+def _data_flags(p) -> None:
+    """What to fit: data, kernel, features."""
+    from .features import FEATURES  # noqa: PLC0415
+    from .gram import KERNELS  # noqa: PLC0415
+    from .kernel_job import DATASETS  # noqa: PLC0415
+
     p.add_argument("--dataset", default=None, choices=DATASETS, help="default mnist")
     p.add_argument("--kernel", default=None, choices=KERNELS, help="default gaussian")
     p.add_argument(
@@ -37,16 +43,6 @@ def register(sub) -> None:
         help="kernel bandwidth (default: 5 for the Gaussian kernel on raw MNIST or "
         "Fashion-MNIST pixels, else the median rule: median pairwise distance / 2 (Gaussian) or itself "
         "(Laplacian))",
-    )
-    p.add_argument(
-        "--solver",
-        default=None,
-        choices=SOLVERS,
-        help="auto (the default): Cholesky if float64 K fits and (GPU or n <= 10,000), else "
-        "PCG on a stored float32 K if it fits, else EigenPro on the fly",
-    )
-    p.add_argument(
-        "--ridge", type=nonnegative("--ridge"), default=None, help="lambda >= 0 (default 0)"
     )
     p.add_argument("--features", default=None, choices=FEATURES, help="default raw")
     p.add_argument(
@@ -73,6 +69,22 @@ def register(sub) -> None:
         choices=(1, 2),
         default=None,
         help="gabor: 1 (wavelet modulus) or 2 (plus a second layer); default 1",
+    )
+
+
+def _solver_flags(p) -> None:
+    """How to solve, and where."""
+    from .interpolant import SOLVERS  # noqa: PLC0415
+
+    p.add_argument(
+        "--solver",
+        default=None,
+        choices=SOLVERS,
+        help="auto (the default): Cholesky if float64 K fits and (GPU or n <= 10,000), else "
+        "PCG on a stored float32 K if it fits, else EigenPro on the fly",
+    )
+    p.add_argument(
+        "--ridge", type=nonnegative("--ridge"), default=None, help="lambda >= 0 (default 0)"
     )
     p.add_argument(
         "--tol",
@@ -119,6 +131,12 @@ def register(sub) -> None:
         "again (they are cached per CPU, flags and library versions)",
     )
     p.add_argument("--seed", type=int, default=0)
+
+
+def _run_flags(p) -> None:
+    """Data folder, experiments, output."""
+    from .studies import ARTIFACTS  # noqa: PLC0415
+
     add_data_dir(p)
     p.add_argument(
         "--experiment",
@@ -140,7 +158,6 @@ def register(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.set_defaults(func=main)
 
 
 def _paths_arg(text: str) -> str:

@@ -133,30 +133,20 @@ def run_kernel(
     t0 = time.perf_counter()
     with prog.stage("probes"):
         rates, machine = _machine(be, reprobe)
-    with prog.stage("load data"):
-        ds = images if images is not None else _load(dataset, data_dir)
-    n = _subset(n, len(ds.train_labels), "n")
-    n_test = _subset(n_test, len(ds.test_labels), "n_test")
-    y = ds.train_labels[:n] if labels is None else np.asarray(labels)[:n]
+    data = _data(dataset, data_dir, images, n, n_test, labels, prog)
     with prog.stage("features"):
         Xtr, Xte, scale = make_features(
             features,
-            ds.train_images[:n],
-            ds.test_images[:n_test],
+            data["train"],
+            data["test"],
             rng=np.random.default_rng(seed),
             device="cpu" if device == "cpu" else "auto",
             progress=prog.update,
             **(feature_options or {}),
         )
-    with prog.stage("probes"):
-        chosen = choose_paths(
-            be, d=Xtr.shape[1], uint8=Xtr.dtype == np.uint8, n=n, override=paths, refresh=reprobe
-        )
     if bandwidth is None:
         bandwidth = default_bandwidth(kernel, features, dataset)
-    model = KernelInterpolant(
-        kernel,
-        bandwidth,
+    fit = dict(
         ridge=ridge,
         solver=solver,
         tol=tol,
@@ -166,18 +156,16 @@ def run_kernel(
         input_scale=scale,
         backend=be,
         seed=seed,
-        paths=chosen,
         progress=prog,
     )
-    model.fit(Xtr, y, n_classes=ds.n_classes)
+    model = _fit(Xtr, data, kernel, bandwidth, fit, paths, reprobe)
     with prog.stage("predict"):
-        pred = model.predict(Xte)
+        test_error = float(np.mean(model.predict(Xte) != data["test_labels"]))
     total = time.perf_counter() - t0 - prog.seconds.get("probes", 0.0)
-    test_error = float(np.mean(pred != ds.test_labels[:n_test]))
     info = dict(
         dataset=dataset,
-        n_train=n,
-        n_test=n_test,
+        n_train=len(data["y"]),
+        n_test=len(data["test_labels"]),
         n_features=int(Xtr.shape[1]),
         features=features,
         feature_options=feature_options or {},
@@ -186,6 +174,37 @@ def run_kernel(
         seed=seed,
     )
     return _result(model, info, test_error, total, prog, rates, machine)
+
+
+def _fit(X, data, kernel, bandwidth, fit: dict, paths, reprobe) -> KernelInterpolant:
+    """The code paths for these features (timed as probes, outside the total), then the fit."""
+    be, prog = fit["backend"], fit["progress"]
+    with prog.stage("probes"):
+        chosen = choose_paths(
+            be,
+            d=X.shape[1],
+            uint8=X.dtype == np.uint8,
+            n=X.shape[0],
+            override=paths,
+            refresh=reprobe,
+        )
+    model = KernelInterpolant(kernel, bandwidth, paths=chosen, **fit)
+    return model.fit(X, data["y"], n_classes=data["n_classes"])
+
+
+def _data(dataset, data_dir, images, n, n_test, labels, prog) -> dict:
+    """The first ``n`` training and ``n_test`` test images, their labels, the classes."""
+    with prog.stage("load data"):
+        ds = images if images is not None else _load(dataset, data_dir)
+    n = _subset(n, len(ds.train_labels), "n")
+    n_test = _subset(n_test, len(ds.test_labels), "n_test")
+    return {
+        "train": ds.train_images[:n],
+        "test": ds.test_images[:n_test],
+        "y": ds.train_labels[:n] if labels is None else np.asarray(labels)[:n],
+        "test_labels": ds.test_labels[:n_test],
+        "n_classes": ds.n_classes,
+    }
 
 
 def _result(model, info, test_error, total, prog, rates, machine) -> dict:
