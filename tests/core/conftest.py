@@ -25,6 +25,18 @@ def fail(spec, ctx):
     raise ValueError(f"boom {spec['x']}")
 
 
+def counter(spec, ctx):
+    """Counts to spec["n"], one step per 0.5 s, each step checkpointed (and resumed)."""
+    ckpt = ctx.run_dir / "checkpoint.txt"
+    start = int(ckpt.read_text()) if ckpt.exists() else 0
+    for i in range(start, spec["n"]):
+        time.sleep(0.5)
+        (ctx.run_dir / "tmp").write_text(str(i + 1))
+        os.replace(ctx.run_dir / "tmp", ckpt)
+        ctx.check()
+    return {"x": spec["x"], "resumed_from": start}
+
+
 def terminated(spec, ctx):
     """SIGTERM (as scancel or a requeue sends it), then the epoch's checkpoint."""
     os.kill(os.getpid(), signal.SIGTERM)

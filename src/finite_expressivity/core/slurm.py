@@ -104,6 +104,9 @@ class SlurmSettings:
     max_timeouts : int
         Times a run's job is requeued after reaching its time limit (default 3;
         preemptions are not counted).
+    signal_delay : int or None
+        Seconds before the time limit at which SLURM signals the job to requeue itself
+        (default: a quarter of the limit, at most 90).
     poll : float
         Seconds between ``squeue`` checks while waiting (default 10).
     """
@@ -117,6 +120,7 @@ class SlurmSettings:
     qos: str | None = None
     array_parallelism: int | None = None
     max_timeouts: int = 3
+    signal_delay: int | None = None
     poll: float = 10.0
 
     def __post_init__(self):
@@ -124,6 +128,9 @@ class SlurmSettings:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{_flag(name)} must be an int >= {low}, got {v!r}")
+        d = self.signal_delay
+        if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1):
+            raise ValueError(f"signal_delay must be a positive int (seconds), got {d!r}")
         p = self.array_parallelism
         if p is not None and (isinstance(p, bool) or not isinstance(p, int) or p < 1):
             raise ValueError(f"--slurm-array-parallelism must be a positive int, got {p!r}")
@@ -400,7 +407,7 @@ class SlurmExecutor:
             "time": self.time_min_,
             "cpus_per_task": s.cpus_per_task,
             # SIGUSR2 this long before the limit: submitit requeues the job
-            "signal_delay_s": min(90, self.time_min_ * 15),
+            "signal_delay_s": s.signal_delay or min(90, self.time_min_ * 15),
         }
         params.update(
             {k: getattr(s, k) for k in ("gpus_per_task", "mem", "account", "qos") if getattr(s, k)}
