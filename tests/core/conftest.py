@@ -26,10 +26,12 @@ def fail(spec, ctx):
 
 
 def counter(spec, ctx):
-    """Counts to spec["n"], one step per 0.5 s, each step checkpointed (and resumed)."""
+    """Counts in 0.5 s steps, each checkpointed (and resumed): up to spec["cap"] steps, or
+    spec["n"] steps more once its job has been requeued."""
     ckpt = ctx.run_dir / "checkpoint.txt"
     start = int(ckpt.read_text()) if ckpt.exists() else 0
-    for i in range(start, spec["n"]):
+    requeued = int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
+    for i in range(start, min(start + spec["n"], spec["cap"]) if requeued else spec["cap"]):
         time.sleep(0.5)
         (ctx.run_dir / "tmp").write_text(str(i + 1))
         os.replace(ctx.run_dir / "tmp", ckpt)

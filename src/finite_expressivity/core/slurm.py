@@ -248,7 +248,8 @@ class SlurmTask:
     """What one array element runs: one run, resumed from its checkpoint, in this job.
 
     A run that already has its ``result.json`` (a job requeued after it finished) is not
-    run again. SIGTERM makes the run stop after its epoch's checkpoint.
+    run again. SIGTERM makes the run stop after its epoch's checkpoint. torch uses
+    ``env.threads`` threads, else the job's CPUs per task.
     """
 
     def __call__(self, run, out: str, env, tag: str = "") -> str:
@@ -267,8 +268,9 @@ class SlurmTask:
             "slurm_job_id": _job_id_here(),
             "slurm_restarts": int(os.environ.get("SLURM_RESTART_COUNT") or 0),
         }
+        threads = env.threads or int(os.environ.get("SLURM_CPUS_PER_TASK") or 0) or None
         try:
-            with torch_threads(env.threads):
+            with torch_threads(threads):
                 execute(run, out, env, tag=tag, check=check, live=False, extra=extra)
         finally:
             signal.signal(signal.SIGTERM, previous)
