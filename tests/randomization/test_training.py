@@ -143,8 +143,13 @@ def test_random_crop_of_larger_images_evaluates_center_crops(tmp_path):
         "alexnet", in_channels=1, image_size=8, n_classes=2, channels=(4, 4), hidden=(8,)
     )
     ckpt = tmp_path / "checkpoint.pt"
-    res = train(cfg, data, TrainConfig(lr=0.01, batch_size=16, crop=8, max_steps=4,
-                                       random_crop=True), init_seed=0, checkpoint=ckpt)
+    res = train(
+        cfg,
+        data,
+        TrainConfig(lr=0.01, batch_size=16, crop=8, max_steps=4, random_crop=True),
+        init_seed=0,
+        checkpoint=ckpt,
+    )
     assert res.steps == 4
     model = build_model(cfg, seed=0)
     model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
