@@ -130,18 +130,36 @@ def test_conv_net_with_augmentation_and_weight_decay():
     assert all(e["test_accuracy"] is not None for e in res.epoch_log)
 
 
-def test_random_crop_of_larger_images_evaluates_center_crops():
+def test_random_crop_of_larger_images_evaluates_center_crops(tmp_path):
+    """Random 8x8 crops of 10x10 images: the final train accuracy and loss are those of the
+    trained weights on the center crops, cropped then whitened like the test set."""
+    from finite_expressivity.data.preprocess import preprocess
+    from finite_expressivity.randomization.evaluation import evaluate
+    from finite_expressivity.randomization.models import build_model
+
     ds = synthetic(n=32, n_test=8, size=10, channels=1, classes=2, seed=2)
     data = make_variant(ds, "true", seed=0)
+    cfg = model_config(
+        "alexnet", in_channels=1, image_size=8, n_classes=2, channels=(4, 4), hidden=(8,)
+    )
+    ckpt = tmp_path / "checkpoint.pt"
     res = train(
-        model_config(
-            "alexnet", in_channels=1, image_size=8, n_classes=2, channels=(4, 4), hidden=(8,)
-        ),
+        cfg,
         data,
         TrainConfig(lr=0.01, batch_size=16, crop=8, max_steps=4, random_crop=True),
         init_seed=0,
+        checkpoint=ckpt,
     )
     assert res.steps == 4
+    model = build_model(cfg, seed=0)
+    model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
+    x = torch.from_numpy(preprocess(data.train_images, crop=8, whiten=True))
+    y = torch.from_numpy(np.asarray(data.train_labels, dtype=np.int64))
+    loss, acc = evaluate(model, x, y)
+    assert acc == res.final_train_accuracy
+    assert abs(loss - res.final_train_loss) <= 1e-6 * abs(loss)
+    full = torch.from_numpy(preprocess(data.train_images, crop=None, whiten=True))[..., 1:9, 1:9]
+    assert abs(evaluate(model, full.contiguous(), y)[0] - loss) > 1e-6 * abs(loss)  # not that
 
 
 @pytest.mark.parametrize(
@@ -166,6 +184,15 @@ def test_shape_mismatch_is_caught_before_training(data):
         train(model_config("mlp1x512"), data, TrainConfig(crop=8))
     with pytest.raises(TypeError, match="VariantData"):
         train(mlp(), {"x": 1}, TrainConfig(crop=8))
+
+
+def test_paper_train_config_agrees_with_the_presets():
+    """One table of learning rates: what paper_train_config gives is what the artifacts run."""
+    from finite_expressivity.randomization import presets
+
+    for spec in presets.specs("table1", "paper"):
+        assert paper_train_config(spec.model).lr == spec.train.lr
+    assert paper_train_config("inception-nobn").lr == 0.01  # the documented deviation
 
 
 def test_paper_train_config():

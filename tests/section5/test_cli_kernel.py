@@ -145,18 +145,46 @@ def test_experiments_write_json_csv_and_figures(fe, monkeypatch, tmp_path, wide_
     monkeypatch.setattr(ex, "_load", lambda *a, **k: wide_dataset)
     code, out, err = fe("--experiment", name, "--quick", "--out", tmp_path, "--quiet")
     assert code == 0, err
-    for ext in ("json", "csv", "png", "pdf"):
-        assert (tmp_path / f"{name}.{ext}").stat().st_size > 0
-    doc = json.loads((tmp_path / f"{name}.json").read_text())
-    assert "paper" in doc and "provenance" in doc
-    res = doc["result"]
+    for f in ("results.json", "results.csv", f"{name}.png", f"{name}.pdf", "report.txt"):
+        assert (tmp_path / f).stat().st_size > 0
+    recs = json.loads((tmp_path / "results.json").read_text())
+    assert all({"config", "versions", "device", "git_commit"} <= set(r["provenance"]) for r in recs)
+    assert "paper" in (tmp_path / "report.txt").read_text().lower()
     if name == "corrupted-labels":
-        assert all(r["train_error"] == 0.0 for r in res["rows"])
-        assert res["rows"][-1]["test_error"] > res["rows"][0]["test_error"]
+        assert all(r["train_error"] == 0.0 for r in recs)
+        assert recs[-1]["test_error"] > recs[0]["test_error"]
     if name == "sgd-min-norm":
-        assert res["final_rel_distance"]["zero"] < 1e-6 < res["final_rel_distance"]["random"]
+        last = {r["start"]: r["rel_distance"] for r in recs}  # the last record of each start
+        assert last["zero"] < 1e-6 < last["random"]
     if name == "ridge-sweep":
-        assert [r["ridge"] for r in res["rows"]][0] == 0.0
+        assert [r["ridge"] for r in recs][0] == 0.0
+    stamp = (tmp_path / "results.json").stat().st_mtime_ns
+    runs = sorted(tmp_path.glob("runs/*/result.json"))
+    before = [f.stat().st_mtime_ns for f in runs]
+    code, _, err = fe("--experiment", name, "--quick", "--out", tmp_path, "--quiet")
+    assert code == 0, err  # the rerun finds every run finished and redoes none
+    assert [f.stat().st_mtime_ns for f in runs] == before
+    assert (tmp_path / "results.json").stat().st_mtime_ns >= stamp
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        ["--n", "100"],
+        ["--kernel", "laplacian"],
+        ["--bandwidth", "2"],
+        ["--solver", "pcg"],
+        ["--ridge", "0"],
+        ["--tol", "0.1"],
+        ["--features", "raw"],
+        ["--dataset", "mnist"],
+    ],
+)
+def test_experiment_refuses_single_fit_flags(fe, tmp_path, flag):
+    code, out, err = fe("--experiment", "ridge-sweep", "--quick", "--out", tmp_path, *flag)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert f"{flag[0]} does not apply to --experiment ridge-sweep" in err
+    assert not (tmp_path / "artifact.json").exists()
 
 
 @pytest.mark.network

@@ -207,6 +207,11 @@ def test_export_to_torch_module(rng):
     net = fit(X, y, seed=0)
     module = net.to_torch()
     assert sum(p.numel() for p in module.parameters()) == net.n_params == 2 * 120 + 5
+    # what the docstring promises: parameters a, b, w and no other layers
+    assert [name for name, _ in module.named_parameters()] == ["a", "b", "w"]
+    assert list(module.children()) == []
+    for name in ("Linear", "layer"):
+        assert name not in net.to_torch.__doc__
     with torch.no_grad():
         out = module(torch.as_tensor(X)).numpy()
     ref = net(X)

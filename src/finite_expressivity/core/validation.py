@@ -1,4 +1,5 @@
-"""Input checks shared by the construction, the forward pass and the certificate.
+"""The one module of input checks: arrays (points and labels on any array library) and
+scalars (counts, seeds, probabilities, bounded numbers).
 
 Each check raises ``ValueError`` or ``TypeError`` with one line that names the
 argument, what was expected, what came, and how to fix it. Cheap checks come
@@ -10,7 +11,15 @@ from __future__ import annotations
 import array_api_compat
 import numpy as np
 
-__all__ = ["namespace", "check_points", "check_labels", "to_numpy"]
+__all__ = [
+    "namespace",
+    "check_points",
+    "check_labels",
+    "to_numpy",
+    "check_int",
+    "check_number",
+    "check_probability",
+]
 
 
 def namespace(*arrays):
@@ -119,3 +128,41 @@ def to_numpy(x) -> np.ndarray:
     if array_api_compat.is_cupy_array(x):
         return x.get()
     return np.asarray(x)
+
+
+def check_int(name: str, value, *, low: int = 0, allow_none: bool = False) -> int | None:
+    """``value`` as an int ``>= low`` (bools are refused; None only if ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        what = {0: "a non-negative int", 1: "a positive int"}.get(low, f"an int >= {low}")
+        tail = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be {what}{tail}, got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value, lo: float, hi: float, *, lo_open: bool = False) -> float:
+    """``value`` as a finite float in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float, np.integer, np.floating))
+        and np.isfinite(value)
+        and lo <= value <= hi
+        and not (lo_open and value == lo)
+    )
+    if not ok:
+        raise ValueError(
+            f"{name} must be a number in {'(' if lo_open else '['}{lo}, {hi}], got {value!r}"
+        )
+    return float(value)
+
+
+def check_probability(name: str, value) -> float:
+    """``value`` in [0, 1]."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not 0.0 <= value <= 1.0
+    ):
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)

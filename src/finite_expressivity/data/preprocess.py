@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["preprocess", "center_crop", "whiten", "augment"]
+__all__ = ["preprocess", "center_crop", "whiten", "whiten_batch", "augment"]
 
 _BUDGET = 1 << 24  # float64 values per block (128 MiB)
 
@@ -121,6 +121,21 @@ def preprocess(images, *, crop: int | None = 28, whiten: bool = True) -> np.ndar
 
 
 _whiten = whiten  # preprocess's keyword shadows the function name
+
+
+def whiten_batch(x):
+    """:func:`whiten` for a torch batch on any device (float64 inside, dtype kept).
+
+    Used after a random crop of images larger than the crop, so that training batches
+    are cropped, then whitened, as the paper's pipeline (and the test set) are.
+    """
+    n = x.shape[0]
+    flat = x.reshape(n, -1).double()
+    size = flat.shape[1]
+    flat = flat - flat.mean(dim=1, keepdim=True)
+    std = (flat * flat).sum(dim=1, keepdim=True).div(size).sqrt()
+    floor = 1.0 / np.sqrt(size)
+    return (flat / std.clamp_min(floor)).to(x.dtype).reshape(x.shape)
 
 
 def augment(

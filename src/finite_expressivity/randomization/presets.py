@@ -13,7 +13,7 @@ Deviations from Appendix A, in both presets, are listed in :data:`DEVIATIONS`.
 
 from __future__ import annotations
 
-from .models import PAPER_LR
+from .models import TRAIN_LR
 from .specs import RunSpec
 from .training import TrainConfig
 
@@ -60,8 +60,9 @@ DEVIATIONS = (
     f"Table 1's weight-decay coefficient is not stated in the paper; {WEIGHT_DECAY:g} is used.",
     "Training accuracy is measured on the whole training set in eval mode after each "
     "epoch whose running accuracy reached 99%; 'steps to fit' is the step count then.",
-    "Random crops: a random 28x28 window of the 32x32 image (CIFAR-10) or of the 28x28 "
-    "image zero-padded by 4 (MNIST, Fashion-MNIST); evaluation uses the center crop.",
+    "Random crops: a random 28x28 window of the 32x32 image, whitened after cropping as "
+    "the test set's center crops are (CIFAR-10), or of the whitened 28x28 image "
+    "zero-padded by 4 (MNIST, Fashion-MNIST); evaluation uses the center crop.",
 )
 
 # Table 1 (CIFAR-10), train / test accuracy in %.
@@ -91,8 +92,6 @@ TABLE1_PAPER = {
 }
 # ---- per-preset model choices -------------------------------------------------------
 
-#: Appendix A's learning rates, but Inception without BatchNorm at 0.01 (see DEVIATIONS).
-_PAPER_LR = {**PAPER_LR, "inception-nobn": 0.01}
 _QUICK_MODELS = {
     "inception": (("width", 0.125),),
     "inception-nobn": (("width", 0.125),),
@@ -114,10 +113,10 @@ def _data(preset, dataset="mnist", n_train=1000, n_test=10_000):
 
 def _train(preset, model, **kw) -> TrainConfig:
     if preset == "paper":
-        base = dict(lr=_PAPER_LR[model], log_every=50, eval_every=1, max_steps=60_000)
+        base = dict(lr=TRAIN_LR[model], log_every=50, eval_every=1, max_steps=60_000)
     else:
         base = dict(
-            lr=_PAPER_LR[model],
+            lr=TRAIN_LR[model],
             decay_every=QUICK_DECAY_EVERY,
             log_every=4,
             eval_every=0,

@@ -34,20 +34,18 @@ same arguments resumes from it, and one whose configuration differs raises Value
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..core.determinism import deterministic
-from ..core.files import atomic_write_bytes
+from ..core.validation import check_int, check_number
+from .checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from .evaluation import evaluate
 
-__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "paper_train_config"]
+__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "paper_train_config", "lr_at"]
 
 _PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -126,54 +124,39 @@ class TrainConfig:
     deterministic: bool = True
 
     def __post_init__(self):
-        def num(name, lo, hi, lo_open=False):
-            v = getattr(self, name)
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or not math.isfinite(v)
-                or v < lo
-                or v > hi
-                or (lo_open and v == lo)
-            ):
-                raise ValueError(
-                    f"{name} must be a number in {'(' if lo_open else '['}{lo}, {hi}], got {v!r}"
-                )
-
-        def pos_int(name, zero_ok=False):
-            v = getattr(self, name)
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, np.integer))
-                or v < (0 if zero_ok else 1)
-            ):
-                raise ValueError(
-                    f"{name} must be a {'non-negative' if zero_ok else 'positive'} int, got {v!r}"
-                )
-
-        num("lr", 0.0, 100.0, lo_open=True)
-        num("momentum", 0.0, 1.0)
-        num("lr_decay", 0.0, 1.0, lo_open=True)
-        num("weight_decay", 0.0, 10.0)
-        num("rotate_degrees", 0.0, 180.0)
-        num("fit_gate", 0.0, 1.0)
+        for name, lo, hi, lo_open in (
+            ("lr", 0.0, 100.0, True),
+            ("momentum", 0.0, 1.0, False),
+            ("lr_decay", 0.0, 1.0, True),
+            ("weight_decay", 0.0, 10.0, False),
+            ("rotate_degrees", 0.0, 180.0, False),
+            ("fit_gate", 0.0, 1.0, False),
+        ):
+            check_number(name, getattr(self, name), lo, hi, lo_open=lo_open)
         for name in ("batch_size", "crop", "max_steps", "log_every", "eval_batch_size"):
-            pos_int(name)
-        pos_int("eval_every", zero_ok=True)
-        pos_int("seed", zero_ok=True)
-        if self.decay_every is not None:
-            pos_int("decay_every")
+            check_int(name, getattr(self, name), low=1)
+        check_int("eval_every", self.eval_every)
+        check_int("seed", self.seed)
+        check_int("decay_every", self.decay_every, low=1, allow_none=True)
         if self.precision not in _PRECISIONS:
             raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
 
 
 def paper_train_config(model: str, **overrides) -> TrainConfig:
-    """Appendix A's settings for the named model (lr 0.1 for Inception, else 0.01)."""
-    from .models import PAPER_LR
+    """The settings this package trains ``model`` with: Appendix A's (lr 0.1 for Inception,
+    else 0.01), but Inception without BatchNorm at 0.01 (see ``presets.DEVIATIONS``)."""
+    from .models import TRAIN_LR
 
-    if model not in PAPER_LR:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(PAPER_LR)}")
-    return TrainConfig(**{"lr": PAPER_LR[model], **overrides})
+    if model not in TRAIN_LR:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(TRAIN_LR)}")
+    return TrainConfig(**{"lr": TRAIN_LR[model], **overrides})
+
+
+def lr_at(config: TrainConfig, step: int, epoch: int) -> float:
+    """The learning rate at ``step`` of ``epoch``: ``lr * lr_decay ** k``, with ``k`` the
+    epoch (the paper) or ``step // decay_every``."""
+    k = epoch if config.decay_every is None else step // config.decay_every
+    return config.lr * config.lr_decay**k
 
 
 @dataclass
@@ -226,48 +209,49 @@ class TrainResult:
         return {k: v for k, v in asdict(self).items() if k not in ("history", "epoch_log")}
 
 
-def _fingerprint(*parts) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+@dataclass
+class _Counters:
+    """What changes as a run goes on (and is checkpointed)."""
+
+    step: int = 0
+    epoch: int = 0
+    seconds: float = 0.0
+    steps_to_fit: int | None = None
+    history: list = field(default_factory=list)
+    epoch_log: list = field(default_factory=list)
 
 
-def evaluate(
-    model, images, labels, *, batch_size: int = 1000, autocast=None, channels_last: bool = False
-) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` (eval mode, no gradients).
+@dataclass
+class _Session:
+    """What a run holds for its whole length: data on the device, model, optimizer."""
 
-    Parameters
-    ----------
-    model : torch.nn.Module
-    images : torch.Tensor, shape (N, C, H, W), on the model's device
-    labels : torch.Tensor of int64, shape (N,)
+    config: TrainConfig
+    dev: object
+    loader: object
+    train_x: object
+    train_y: object
+    test_x: object
+    test_y: object
+    model: object
+    net: object
+    optimizer: object
+    params: int
+    size: int
+    amp: object
+    channels_last: bool
+    fingerprint: str
+    checkpoint: object
+    whiten_batches: bool = False  # whiten each batch after its random crop
 
-    Returns
-    -------
-    (loss, accuracy) : tuple of float
-    """
-    import torch
-
-    was_training = model.training
-    model.eval()
-    n = labels.shape[0]
-    loss_sum = torch.zeros((), dtype=torch.float64, device=labels.device)
-    correct = torch.zeros((), dtype=torch.int64, device=labels.device)
-    with torch.no_grad():
-        for s in range(0, n, batch_size):
-            xb = images[s : s + batch_size]
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with autocast() if autocast else contextlib.nullcontext():
-                out = model(xb)
-            out = out.float()
-            yb = labels[s : s + batch_size]
-            loss_sum += torch.nn.functional.cross_entropy(out, yb, reduction="sum").double()
-            correct += (out.argmax(1) == yb).sum()
-    model.train(was_training)
-    if n == 0:
-        return float("nan"), float("nan")
-    return float(loss_sum) / n, int(correct) / n
+    def evaluate(self, x, y):
+        return evaluate(
+            self.net,
+            x,
+            y,
+            batch_size=self.config.eval_batch_size,
+            autocast=self.amp,
+            channels_last=self.channels_last,
+        )
 
 
 def _check_data(data):
@@ -287,10 +271,310 @@ def _check_data(data):
         raise ValueError("train images contain NaN or infinity")
 
 
+def _check_inputs(model_config, data, config) -> int:
+    """Everything checked before any work; returns the model's input size."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    _check_data(data)
+    c, h, w = np.asarray(data.train_images).shape[1:]
+    size = min(config.crop, h, w)
+    mc = model_config
+    if mc.in_channels != c or mc.n_classes != data.n_classes or mc.image_size != size:
+        raise ValueError(
+            f"model_config expects {mc.in_channels}x{mc.image_size}x{mc.image_size} inputs and "
+            f"{mc.n_classes} classes, but the data gives {c}x{size}x{size} and "
+            f"{data.n_classes}; build it with model_config(name, in_channels={c}, "
+            f"image_size={size}, n_classes={data.n_classes})"
+        )
+    if config.random_crop and h < size:
+        raise ValueError(f"random_crop needs images of at least crop={size} pixels, got {h}x{w}")
+    return int(size)
+
+
+def _crop_then_whiten(config, data, size) -> bool:
+    """Random crops of images larger than the crop (CIFAR's 28 of 32) are whitened after
+    cropping, per batch, as the test set is; zero-padded crops of images of the crop's
+    size (MNIST's 28) augment already whitened images."""
+    h, w = np.asarray(data.train_images).shape[2:]
+    return bool(config.random_crop and config.whiten and (h > size or w > size))
+
+
+def _device_data(data, config, size, dev):
+    """Preprocess once and hold it on the device: loader, train (center crops), test."""
+    import torch
+
+    from ..data.loader import DeviceLoader
+    from ..data.preprocess import preprocess
+
+    late = _crop_then_whiten(config, data, size)
+    keep = None if config.random_crop else size  # random crops need the full image
+    images = np.asarray(data.train_images)
+    x_train = preprocess(images, crop=keep, whiten=config.whiten and not late)
+    x_test = preprocess(np.asarray(data.test_images), crop=size, whiten=config.whiten)
+    loader = DeviceLoader(
+        x_train, data.train_labels, batch_size=config.batch_size, device=dev, seed=config.seed
+    )
+    test_x = torch.from_numpy(x_test).to(dev)
+    test_y = torch.from_numpy(np.asarray(data.test_labels, dtype=np.int64)).to(dev)
+    train_x = loader.images
+    if late:  # evaluate the training set as the test set: center crop, then whiten
+        train_x = torch.from_numpy(preprocess(images, crop=size, whiten=True)).to(dev)
+    elif train_x.shape[-1] != size:  # evaluate the training set on center crops
+        top = (train_x.shape[-1] - size) // 2
+        train_x = train_x[:, :, top : top + size, top : top + size].contiguous()
+    return loader, train_x, loader.labels, test_x, test_y, late
+
+
+def _fingerprint(model_config, data, config, init_seed) -> str:
+    from .models import config_to_dict
+
+    settings = {k: v for k, v in asdict(config).items() if k != "compile"}  # compile: same math
+    return fingerprint(
+        config_to_dict(model_config),
+        settings,
+        init_seed,
+        data.name,
+        data.variant,
+        float(data.p),
+        int(data.seed),
+        int(np.asarray(data.train_labels).shape[0]),
+        int(np.asarray(data.test_labels).shape[0]),
+    )
+
+
+def _setup(model_config, data, config, init_seed, dev, checkpoint, size, fp) -> _Session:
+    import torch
+
+    from .models import MLPConfig, build_model, count_parameters
+
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and dev.type == "cuda")
+    is_conv = not isinstance(model_config, MLPConfig)
+    channels_last = is_conv and (True if config.channels_last is None else config.channels_last)
+    loader, train_x, train_y, test_x, test_y, late = _device_data(data, config, size, dev)
+    model = build_model(model_config, seed=init_seed)
+    params = count_parameters(model)
+    model = model.to(dev)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    net = torch.compile(model) if config.compile else model
+
+    def amp():
+        return torch.autocast(dev.type, dtype=torch.bfloat16)
+
+    return _Session(
+        config,
+        dev,
+        loader,
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+        model,
+        net,
+        optimizer,
+        params,
+        size,
+        amp if use_bf16 else None,
+        channels_last,
+        fp,
+        checkpoint,
+    )
+
+
+def _restore(s: _Session, state) -> _Counters:
+    if state is None:
+        return _Counters()
+    s.model.load_state_dict(state["model"])
+    s.optimizer.load_state_dict(state["optimizer"])
+    return _Counters(
+        state["step"],
+        state["epoch"],
+        state["seconds"],
+        state["steps_to_fit"],
+        state["history"],
+        state["epoch_log"],
+    )
+
+
+def _save(s: _Session, c: _Counters, done: bool) -> None:
+    if s.checkpoint is None:
+        return
+    save_checkpoint(
+        s.checkpoint,
+        {
+            "fingerprint": s.fingerprint,
+            "model": s.model.state_dict(),
+            "optimizer": s.optimizer.state_dict(),
+            "step": c.step,
+            "epoch": c.epoch,
+            "seconds": c.seconds,
+            "steps_to_fit": c.steps_to_fit,
+            "history": c.history,
+            "epoch_log": c.epoch_log,
+            "done": done,
+        },
+    )
+
+
+def _batches(s: _Session, epoch: int):
+    """The epoch's mini-batches, augmented and in the model's memory format."""
+    import torch
+
+    from ..data.preprocess import augment
+
+    cfg = s.config
+    s.loader.set_epoch(epoch)
+    aug_rng = np.random.default_rng([cfg.seed, 1, epoch])
+    for xb, yb in s.loader:
+        if cfg.random_crop or cfg.flip or cfg.rotate_degrees:
+            xb = augment(
+                xb,
+                rng=aug_rng,
+                random_crop=cfg.random_crop,
+                flip=cfg.flip,
+                rotate_degrees=cfg.rotate_degrees,
+                size=s.size if cfg.random_crop else None,
+                pad=4 if xb.shape[-1] == s.size else 0,
+            )
+        if s.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yield xb, yb
+
+
+def _sgd_step(s: _Session, c: _Counters, xb, yb):
+    """One SGD step at the schedule's learning rate; the batch's loss and logits."""
+    import torch
+
+    lr = lr_at(s.config, c.step, c.epoch)
+    for group in s.optimizer.param_groups:
+        group["lr"] = lr
+    with s.amp() if s.amp else contextlib.nullcontext():
+        out = s.net(xb)
+    loss = torch.nn.functional.cross_entropy(out.float(), yb)
+    s.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    s.optimizer.step()
+    c.step += 1
+    return lr, loss.detach(), out.detach()
+
+
+def _train_epoch(s: _Session, c: _Counters) -> tuple[float, float]:
+    """One epoch (or what is left of the step budget): running accuracy and loss."""
+    import torch
+
+    zero = {"dtype": torch.float64, "device": s.dev}
+    win_loss, ep_loss = torch.zeros((), **zero), torch.zeros((), **zero)
+    win_ok = torch.zeros((), dtype=torch.int64, device=s.dev)
+    ep_ok = torch.zeros((), dtype=torch.int64, device=s.dev)
+    win_n = ep_n = 0
+    for xb, yb in _batches(s, c.epoch):
+        lr, loss, out = _sgd_step(s, c, xb, yb)
+        with torch.no_grad():
+            b = yb.shape[0]
+            batch_loss, batch_ok = loss.double() * b, (out.argmax(1) == yb).sum()
+            win_loss += batch_loss
+            win_ok += batch_ok
+            ep_loss += batch_loss
+            ep_ok += batch_ok
+            win_n += b
+            ep_n += b
+        if c.step % s.config.log_every == 0:
+            c.history.append(
+                {
+                    "step": c.step,
+                    "epoch": c.epoch,
+                    "lr": lr,
+                    "loss": float(win_loss) / win_n,
+                    "accuracy": int(win_ok) / win_n,
+                }
+            )
+            win_loss.zero_()
+            win_ok.zero_()
+            win_n = 0
+        if c.step >= s.config.max_steps:
+            break
+    return int(ep_ok) / ep_n, float(ep_loss) / ep_n
+
+
+def _close_epoch(s: _Session, c: _Counters, running: tuple, t0: float, progress) -> None:
+    """After an epoch: check for a fit, evaluate the test set, log, checkpoint, report."""
+    import torch
+
+    running_acc, running_loss = running
+    cfg = s.config
+    if not math.isfinite(running_loss):
+        raise FloatingPointError(
+            f"training diverged at step {c.step} (loss {running_loss}); lower the learning rate"
+        )
+    train_acc = None
+    if running_acc >= cfg.fit_gate:
+        _, train_acc = s.evaluate(s.train_x, s.train_y)
+        if train_acc == 1.0 and c.steps_to_fit is None:
+            c.steps_to_fit = c.step
+    test_loss = test_acc = None
+    if cfg.eval_every and (c.epoch + 1) % cfg.eval_every == 0:
+        test_loss, test_acc = s.evaluate(s.test_x, s.test_y)
+    if s.dev.type == "cuda":
+        torch.cuda.synchronize(s.dev)
+    c.seconds += time.perf_counter() - t0
+    entry = {
+        "epoch": c.epoch,
+        "step": c.step,
+        "lr": lr_at(cfg, c.step - 1, c.epoch),
+        "running_accuracy": running_acc,
+        "running_loss": running_loss,
+        "train_accuracy": train_acc,
+        "test_accuracy": test_acc,
+        "test_loss": test_loss,
+        "seconds": c.seconds,
+    }
+    c.epoch_log.append(entry)
+    c.epoch += 1
+    _save(s, c, done=False)
+    if progress is not None:
+        progress(
+            {
+                **entry,
+                "max_steps": cfg.max_steps,
+                "steps_per_epoch": len(s.loader),
+                "fitted": c.steps_to_fit is not None,
+            }
+        )
+
+
+def _finish(s: _Session, c: _Counters, resumed_from: int) -> TrainResult:
+    """The final evaluation on the whole training and test sets, and the result."""
+    final_loss, final_acc = s.evaluate(s.train_x, s.train_y)
+    test_loss, test_acc = s.evaluate(s.test_x, s.test_y)
+    if final_acc == 1.0 and c.steps_to_fit is None:
+        c.steps_to_fit = c.step
+    _save(s, c, done=True)
+    stopped = "fit" if c.steps_to_fit is not None and s.config.stop_at_fit else "max_steps"
+    return TrainResult(
+        steps_to_fit=c.steps_to_fit,
+        steps=c.step,
+        epochs=c.epoch,
+        stopped=stopped,
+        final_train_accuracy=final_acc,
+        final_train_loss=final_loss,
+        test_accuracy=test_acc,
+        test_loss=test_loss,
+        params=s.params,
+        seconds=c.seconds,
+        device=str(s.dev),
+        history=c.history,
+        epoch_log=c.epoch_log,
+        resumed_from=resumed_from,
+    )
+
+
 def train(
     model_config,
     data,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig | None = None,
     *,
     init_seed: int = 0,
     device="cpu",
@@ -306,7 +590,8 @@ def train(
     data : VariantData
         From :func:`finite_expressivity.data.make_variant`: float images
         ``(N, C, H, W)`` in [0, 1] (Gaussian: real-valued) and int64 labels.
-    config : TrainConfig
+    config : TrainConfig, optional
+        Default ``TrainConfig()``.
     init_seed : int
         Seed of the initial weights.
     device : str or torch.device
@@ -322,291 +607,24 @@ def train(
     -------
     TrainResult
     """
-    import torch
-
     from ..core.devices import torch_device
-    from ..data.loader import DeviceLoader
-    from ..data.preprocess import augment, preprocess
-    from .models import build_model, config_to_dict, count_parameters
 
-    # ---- check everything before any work -------------------------------------------
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    _check_data(data)
+    config = TrainConfig() if config is None else config
+    size = _check_inputs(model_config, data, config)
     dev = torch_device(device)
-    c, h, w = np.asarray(data.train_images).shape[1:]
-    size = min(config.crop, h, w)
-    if (
-        model_config.in_channels != c
-        or model_config.n_classes != data.n_classes
-        or model_config.image_size != size
-    ):
-        raise ValueError(
-            f"model_config expects {model_config.in_channels}x{model_config.image_size}x"
-            f"{model_config.image_size} inputs and {model_config.n_classes} classes, but the data "
-            f"gives {c}x{size}x{size} and {data.n_classes}; build it with "
-            f"model_config(name, in_channels={c}, image_size={size}, n_classes={data.n_classes})"
-        )
-    if config.random_crop and h < size:
-        raise ValueError(f"random_crop needs images of at least crop={size} pixels, got {h}x{w}")
-    cuda = dev.type == "cuda"
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and cuda)
-    is_conv = type(model_config).__name__ != "MLPConfig"
-    channels_last = is_conv and (True if config.channels_last is None else config.channels_last)
-    settings = {k: v for k, v in asdict(config).items() if k != "compile"}  # compile: same math
-    fingerprint = _fingerprint(
-        config_to_dict(model_config),
-        settings,
-        init_seed,
-        data.name,
-        data.variant,
-        float(data.p),
-        int(data.seed),
-        int(np.asarray(data.train_labels).shape[0]),
-        int(np.asarray(data.test_labels).shape[0]),
-    )
-    state = None
-    if checkpoint is not None:
-        checkpoint = Path(checkpoint)
-        if checkpoint.exists():
-            try:
-                state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-            except Exception as exc:
-                raise ValueError(
-                    f"checkpoint {checkpoint} is unreadable ({type(exc).__name__}); "
-                    f"delete it to start the run afresh"
-                ) from None
-            if state.get("fingerprint") != fingerprint:
-                raise ValueError(
-                    f"checkpoint {checkpoint} was written by another configuration; "
-                    f"delete it or use another output folder"
-                )
-
+    fp = _fingerprint(model_config, data, config, init_seed)
+    state = load_checkpoint(checkpoint, fp)
     with deterministic(config.deterministic):
-        # ---- data: preprocess once, hold it on the device -----------------------------
-        keep = None if config.random_crop else size  # random crops need the full image
-        x_train = preprocess(np.asarray(data.train_images), crop=keep, whiten=config.whiten)
-        x_test = preprocess(np.asarray(data.test_images), crop=size, whiten=config.whiten)
-        loader = DeviceLoader(
-            x_train, data.train_labels, batch_size=config.batch_size, device=dev, seed=config.seed
-        )
-        test_x = torch.from_numpy(x_test).to(dev)
-        test_y = torch.from_numpy(np.asarray(data.test_labels, dtype=np.int64)).to(dev)
-        train_x = loader.images
-        if train_x.shape[-1] != size:  # evaluate the training set on center crops
-            top = (train_x.shape[-1] - size) // 2
-            train_x = train_x[:, :, top : top + size, top : top + size].contiguous()
-        train_y = loader.labels
-        steps_per_epoch = len(loader)
-
-        # ---- model and optimizer ------------------------------------------------------
-        model = build_model(model_config, seed=init_seed)
-        params = count_parameters(model)
-        model = model.to(dev)
-        if channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.SGD(
-            model.parameters(),
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-        )
-        step, epoch, seconds, steps_to_fit = 0, 0, 0.0, None
-        history, epoch_log = [], []
-        if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            step, epoch, seconds = state["step"], state["epoch"], state["seconds"]
-            steps_to_fit, history, epoch_log = (
-                state["steps_to_fit"],
-                state["history"],
-                state["epoch_log"],
-            )
-        resumed_from = epoch
-        net = torch.compile(model) if config.compile else model
-
-        def autocast():
-            return torch.autocast(dev.type, dtype=torch.bfloat16)
-
-        amp = autocast if use_bf16 else None
-
-        def lr_at(step_, epoch_):
-            k = epoch_ if config.decay_every is None else step_ // config.decay_every
-            return config.lr * config.lr_decay**k
-
-        def save(done):
-            if checkpoint is None:
-                return
-            buf = io.BytesIO()
-            torch.save(
-                {
-                    "fingerprint": fingerprint,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": step,
-                    "epoch": epoch,
-                    "seconds": seconds,
-                    "steps_to_fit": steps_to_fit,
-                    "history": history,
-                    "epoch_log": epoch_log,
-                    "done": done,
-                },
-                buf,
-            )
-            atomic_write_bytes(checkpoint, buf.getvalue())
-
+        s = _setup(model_config, data, config, init_seed, dev, checkpoint, size, fp)
+        c = _restore(s, state)
+        resumed_from = c.epoch
         done = state is not None and state.get("done", False)
-        fitted = steps_to_fit is not None and config.stop_at_fit
-
-        # ---- the loop: one epoch per iteration, until fitted or out of steps ----------
-        while not done and not fitted and step < config.max_steps:
+        while (
+            not done
+            and not (c.steps_to_fit is not None and config.stop_at_fit)
+            and c.step < config.max_steps
+        ):
             t0 = time.perf_counter()
-            net.train()
-            loader.set_epoch(epoch)
-            aug_rng = np.random.default_rng([config.seed, 1, epoch])
-            win_loss = torch.zeros((), dtype=torch.float64, device=dev)
-            win_correct = torch.zeros((), dtype=torch.int64, device=dev)
-            ep_loss = torch.zeros((), dtype=torch.float64, device=dev)
-            ep_correct = torch.zeros((), dtype=torch.int64, device=dev)
-            win_n = ep_n = 0
-            for xb, yb in loader:
-                if config.random_crop or config.flip or config.rotate_degrees:
-                    xb = augment(
-                        xb,
-                        rng=aug_rng,
-                        random_crop=config.random_crop,
-                        flip=config.flip,
-                        rotate_degrees=config.rotate_degrees,
-                        size=size if config.random_crop else None,
-                        pad=4 if xb.shape[-1] == size else 0,
-                    )
-                if channels_last:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                lr = lr_at(step, epoch)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                with amp() if amp else contextlib.nullcontext():
-                    out = net(xb)
-                loss = torch.nn.functional.cross_entropy(out.float(), yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                with torch.no_grad():
-                    b = yb.shape[0]
-                    batch_loss = loss.detach().double() * b
-                    batch_correct = (out.detach().argmax(1) == yb).sum()
-                    win_loss += batch_loss
-                    win_correct += batch_correct
-                    ep_loss += batch_loss
-                    ep_correct += batch_correct
-                    win_n += b
-                    ep_n += b
-                if step % config.log_every == 0:
-                    history.append(
-                        {
-                            "step": step,
-                            "epoch": epoch,
-                            "lr": lr,
-                            "loss": float(win_loss) / win_n,
-                            "accuracy": int(win_correct) / win_n,
-                        }
-                    )
-                    win_loss.zero_()
-                    win_correct.zero_()
-                    win_n = 0
-                if step >= config.max_steps:
-                    break
-            running_acc = int(ep_correct) / ep_n
-            running_loss = float(ep_loss) / ep_n
-            if not math.isfinite(running_loss):
-                raise FloatingPointError(
-                    f"training diverged at step {step} (loss {running_loss}); "
-                    f"lower the learning rate"
-                )
-            train_acc = None
-            if running_acc >= config.fit_gate:
-                _, train_acc = evaluate(
-                    net,
-                    train_x,
-                    train_y,
-                    batch_size=config.eval_batch_size,
-                    autocast=amp,
-                    channels_last=channels_last,
-                )
-                if train_acc == 1.0 and steps_to_fit is None:
-                    steps_to_fit = step
-            test_loss = test_acc = None
-            if config.eval_every and (epoch + 1) % config.eval_every == 0:
-                test_loss, test_acc = evaluate(
-                    net,
-                    test_x,
-                    test_y,
-                    batch_size=config.eval_batch_size,
-                    autocast=amp,
-                    channels_last=channels_last,
-                )
-            if cuda:
-                torch.cuda.synchronize(dev)
-            seconds += time.perf_counter() - t0
-            entry = {
-                "epoch": epoch,
-                "step": step,
-                "lr": lr_at(step - 1, epoch),
-                "running_accuracy": running_acc,
-                "running_loss": running_loss,
-                "train_accuracy": train_acc,
-                "test_accuracy": test_acc,
-                "test_loss": test_loss,
-                "seconds": seconds,
-            }
-            epoch_log.append(entry)
-            epoch += 1
-            fitted = steps_to_fit is not None and config.stop_at_fit
-            save(done=False)
-            if progress is not None:
-                progress(
-                    {
-                        **entry,
-                        "max_steps": config.max_steps,
-                        "steps_per_epoch": steps_per_epoch,
-                        "fitted": steps_to_fit is not None,
-                    }
-                )
-
-        # ---- final evaluation -----------------------------------------------------------
-        final_loss, final_acc = evaluate(
-            net,
-            train_x,
-            train_y,
-            batch_size=config.eval_batch_size,
-            autocast=amp,
-            channels_last=channels_last,
-        )
-        test_loss, test_acc = evaluate(
-            net,
-            test_x,
-            test_y,
-            batch_size=config.eval_batch_size,
-            autocast=amp,
-            channels_last=channels_last,
-        )
-        if final_acc == 1.0 and steps_to_fit is None:
-            steps_to_fit = step
-        save(done=True)
-    return TrainResult(
-        steps_to_fit=steps_to_fit,
-        steps=step,
-        epochs=epoch,
-        stopped="fit" if steps_to_fit is not None and config.stop_at_fit else "max_steps",
-        final_train_accuracy=final_acc,
-        final_train_loss=final_loss,
-        test_accuracy=test_acc,
-        test_loss=test_loss,
-        params=params,
-        seconds=seconds,
-        device=str(dev),
-        history=history,
-        epoch_log=epoch_log,
-        resumed_from=resumed_from,
-    )
+            s.net.train()
+            _close_epoch(s, c, _train_epoch(s, c), t0, progress)
+        return _finish(s, c, resumed_from)

@@ -8,7 +8,7 @@ Kernel "interpolation" of MNIST in three calls::
 
 ``fit`` picks the solver from n, memory and device (exact Cholesky, Nystrom-PCG on
 a stored float32 K, or EigenPro on the fly); ``run_kernel`` is the whole pipeline
-behind ``fe kernel``, ``run_experiment`` the paper's experiments, and
+behind ``fe kernel``, ``ARTIFACTS`` the paper's experiments (``fe run NAME``), and
 ``sgd_least_squares`` / ``min_norm_solution`` the linear-model argument.
 """
 
@@ -26,7 +26,7 @@ from .solvers import (
     solve_eigenpro,
     solve_pcg,
 )
-from .studies import EXPERIMENTS, run_experiment
+from .studies import ARTIFACTS
 
 __all__ = [
     "KernelInterpolant",
@@ -49,8 +49,7 @@ __all__ = [
     "gabor_features",
     "random_conv_features",
     "run_kernel",
-    "run_experiment",
-    "EXPERIMENTS",
+    "ARTIFACTS",
     "Backend",
     "get_backend",
 ]

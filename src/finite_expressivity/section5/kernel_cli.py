@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from ..core.argtypes import add_data_dir, nonnegative, positive
@@ -16,7 +17,7 @@ def register(sub) -> None:
     from .gram import KERNELS  # noqa: PLC0415
     from .interpolant import SOLVERS  # noqa: PLC0415
     from .kernel_job import DATASETS  # noqa: PLC0415
-    from .studies import EXPERIMENTS  # noqa: PLC0415
+    from .studies import ARTIFACTS  # noqa: PLC0415
 
     p = sub.add_parser(
         "kernel",
@@ -27,8 +28,8 @@ def register(sub) -> None:
         "Gaussian kernel, bandwidth 5 (pixels in [0, 1]). --experiment runs one of Section 5's "
         "experiments and writes JSON, CSV and a figure.",
     )
-    p.add_argument("--dataset", default="mnist", choices=DATASETS)
-    p.add_argument("--kernel", default="gaussian", choices=KERNELS)
+    p.add_argument("--dataset", default=None, choices=DATASETS, help="default mnist")
+    p.add_argument("--kernel", default=None, choices=KERNELS, help="default gaussian")
     p.add_argument(
         "--bandwidth",
         type=positive("--bandwidth"),
@@ -39,15 +40,15 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--solver",
-        default="auto",
+        default=None,
         choices=SOLVERS,
-        help="auto: Cholesky if float64 K fits and (GPU or n <= 10,000), else PCG on a "
-        "stored float32 K if it fits, else EigenPro on the fly",
+        help="auto (the default): Cholesky if float64 K fits and (GPU or n <= 10,000), else "
+        "PCG on a stored float32 K if it fits, else EigenPro on the fly",
     )
     p.add_argument(
-        "--ridge", type=nonnegative("--ridge"), default=0.0, help="lambda >= 0 (default 0)"
+        "--ridge", type=nonnegative("--ridge"), default=None, help="lambda >= 0 (default 0)"
     )
-    p.add_argument("--features", default="raw", choices=FEATURES)
+    p.add_argument("--features", default=None, choices=FEATURES, help="default raw")
     p.add_argument(
         "--n",
         type=positive("--n", int),
@@ -76,7 +77,7 @@ def register(sub) -> None:
     p.add_argument(
         "--tol",
         type=positive("--tol"),
-        default=5e-2,
+        default=None,
         help="iterative solvers stop at train error 0 and relative residual <= TOL (default 0.05)",
     )
     p.add_argument(
@@ -88,7 +89,7 @@ def register(sub) -> None:
     p.add_argument(
         "--rank",
         type=positive("--rank", int),
-        default=1000,
+        default=None,
         help="Nystrom preconditioner rank for PCG (default 1000)",
     )
     p.add_argument(
@@ -97,26 +98,29 @@ def register(sub) -> None:
         default=None,
         help="memory the solve may use (default 90%% of what is free)",
     )
-    p.add_argument("--backend", default="auto", choices=("auto", "numpy", "torch", "cupy"))
+    p.add_argument(
+        "--backend", default=None, choices=("auto", "numpy", "torch", "cupy"), help="default auto"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     p.add_argument("--seed", type=int, default=0)
     add_data_dir(p)
     p.add_argument(
         "--experiment",
         default=None,
-        choices=sorted(EXPERIMENTS),
-        help="run one of Section 5's experiments instead of a single fit",
+        choices=[a.name for a in ARTIFACTS],
+        help="run one of Section 5's experiments instead of a single fit: the same as "
+        "`fe run NAME` (--quick: its quick preset, else its paper preset)",
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="--experiment: small sizes (minutes instead of tens of minutes)",
+        help="--experiment: the quick preset (minutes instead of tens of minutes)",
     )
     p.add_argument(
         "--out",
         metavar="DIR",
         default=None,
-        help="write result JSON and CSV here (experiments: default results/section5/NAME)",
+        help="write result JSON and CSV here (experiments: default results/NAME-PRESET)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -136,6 +140,26 @@ def _feature_options(args) -> dict:
     return opts
 
 
+#: Single-fit flags and their defaults; with --experiment each must be left unset.
+FIT_DEFAULTS = {
+    "dataset": "mnist",
+    "kernel": "gaussian",
+    "bandwidth": None,
+    "solver": "auto",
+    "ridge": 0.0,
+    "features": "raw",
+    "n": None,
+    "n_test": None,
+    "n_filters": None,
+    "gabor_order": None,
+    "tol": 5e-2,
+    "max_epochs": None,
+    "rank": 1000,
+    "memory_gb": None,
+    "backend": "auto",
+}
+
+
 def default_bandwidth(kernel, features, bandwidth, dataset="mnist"):
     """The paper leaves the bandwidth open: 5 for the Gaussian on raw MNIST-sized pixels
     (EigenPro's MNIST choice; the median rule gives 5.1 there), else the median rule."""
@@ -149,34 +173,66 @@ def default_bandwidth(kernel, features, bandwidth, dataset="mnist"):
     return bandwidth
 
 
+def _experiment(args) -> int:
+    """``fe kernel --experiment NAME``: ``fe run NAME``; single-fit flags are refused."""
+    from ..core.runner import default_out, run_artifact  # noqa: PLC0415
+    from .studies import ARTIFACTS  # noqa: PLC0415
+
+    for name in FIT_DEFAULTS:
+        if getattr(args, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(
+                f"{flag} does not apply to --experiment {args.experiment}: each "
+                f"experiment fixes its own settings (run fe kernel without "
+                f"--experiment for a single fit)"
+            )
+    art = {a.name: a for a in ARTIFACTS}[args.experiment]
+    preset = "quick" if args.quick else "paper"
+    out = Path(args.out) if args.out else default_out(art, preset)
+    try:
+        res = run_artifact(
+            art,
+            preset,
+            out,
+            seeds=[args.seed],
+            data_dir=args.data_dir,
+            device=args.device,
+            quiet=args.quiet,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"error: interrupted; finished runs are kept in {out}: rerun the same command "
+            f"to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if args.json:
+        print(
+            json.dumps(
+                {"records": res.records, "files": [str(p) for p in res.paths]},
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        print(res.report)
+        print("\nwrote " + ", ".join(str(p) for p in res.paths))
+    return 0
+
+
 def main(args) -> int:
     from ..core.files import atomic_write_csv, atomic_write_json  # noqa: PLC0415
     from ..core.progress import Progress  # noqa: PLC0415
     from ..core.provenance import provenance  # noqa: PLC0415
 
-    prog = Progress(quiet=args.quiet)
     if args.experiment is not None:
-        from .studies import run_experiment  # noqa: PLC0415
-
-        out = Path(args.out) if args.out else Path("results") / "section5" / args.experiment
-        result = run_experiment(
-            args.experiment,
-            out=out,
-            quick=args.quick,
-            seed=args.seed,
-            dataset=None if args.dataset == "mnist" else args.dataset,
-            data_dir=args.data_dir,
-            backend=args.backend,
-            device=args.device,
-            progress=prog,
-        )
-        if args.json:
-            print(json.dumps(result, indent=2, default=str))
-        else:
-            print(f"{args.experiment}: wrote {', '.join(result['files'])}")
-            for line in result.get("lines", []):
-                print(line)
-        return 0
+        return _experiment(args)
+    if args.quick:
+        raise ValueError("--quick applies to --experiment only")
+    for name, value in FIT_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    prog = Progress(quiet=args.quiet)
     from .kernel_job import run_kernel  # noqa: PLC0415
 
     config = dict(

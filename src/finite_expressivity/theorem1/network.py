@@ -87,12 +87,12 @@ class TwoLayerReLU:
         return xp.concat(parts, axis=0)
 
     def to_torch(self, dtype=None):
-        """Export as a ``torch.nn.Module`` (Linear(d,1) -> ReLU -> Linear(n,k)).
+        """Export as a ``torch.nn.Module``: :class:`.torch_module.TwoLayerReLUModule`.
 
-        The first layer has weight ``a`` (1 x d) and no bias; the hidden layer
-        subtracts ``b`` (an n-vector, a parameter); the output layer has weight
-        ``w`` and no bias. Its float64 forward computes ``relu(x a - b) w``, and
-        it has exactly :attr:`n_params` parameters.
+        Its parameters are exactly ``a`` (d,), ``b`` (n,) and ``w`` (n,) or (n, k), copied
+        from this network (:attr:`n_params` in all); its forward computes
+        ``relu(x @ a - b) @ w``, the same float64 numbers as :meth:`__call__`.
+        ``dtype`` converts it (e.g. ``torch.float32``).
         """
         import torch  # noqa: PLC0415 - optional dependency
 

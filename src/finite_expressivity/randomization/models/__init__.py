@@ -24,6 +24,7 @@ from .configs import (
     MODEL_NAMES,
     PAPER_LR,
     PAPER_PARAMS,
+    TRAIN_LR,
     AlexNetConfig,
     InceptionConfig,
     MLPConfig,
@@ -37,6 +38,7 @@ __all__ = [
     "MODEL_NAMES",
     "PAPER_PARAMS",
     "PAPER_LR",
+    "TRAIN_LR",
     "model_config",
     "build_model",
     "count_parameters",
@@ -123,6 +125,7 @@ def describe_models(in_channels=(3, 1)) -> list[dict]:
                     "params": count_parameters(build_model(cfg, seed=0)),
                     "paper_params": PAPER_PARAMS[name] if c == 3 else None,
                     "paper_lr": PAPER_LR[name],
+                    "train_lr": TRAIN_LR[name],
                     "config": config_to_dict(cfg),
                 }
             )

@@ -11,6 +11,7 @@ __all__ = [
     "MODEL_NAMES",
     "PAPER_PARAMS",
     "PAPER_LR",
+    "TRAIN_LR",
     "model_config",
 ]
 
@@ -126,6 +127,10 @@ PAPER_LR = {
     "mlp1x512": 0.01,
     "mlp3x512": 0.01,
 }
+
+#: The learning rates this package trains with: Appendix A's, but Inception without
+#: BatchNorm at 0.01 (at 0.1 it died or diverged in every trial; presets.DEVIATIONS).
+TRAIN_LR = {**PAPER_LR, "inception-nobn": 0.01}
 
 
 def model_config(
