@@ -1,4 +1,9 @@
-"""``fe run NAME``: reproduce any paper artifact with the one runner; ``fe run --list``."""
+"""``fe run NAME``: reproduce any paper artifact with the one runner; ``fe run --list``.
+
+``--executor slurm`` (with the ``--slurm-*`` flags) runs each run as a SLURM job
+(:mod:`.core.slurm`); ``--no-wait`` submits and prints the job ids (status 0), and runs
+whose jobs ended without a result make ``fe run`` exit with status 3.
+"""
 
 from __future__ import annotations
 
@@ -105,7 +110,8 @@ def _add_slurm_flags(p) -> None:
         "--slurm-config",
         metavar="FILE",
         help="TOML file with any of the settings below ([slurm] table; keys like "
-        "partition, time, gpus_per_task; also max_timeouts, poll); flags override it",
+        "partition, time, gpus_per_task; also max_timeouts, signal_delay, poll); flags "
+        "override it",
     )
     for name, kind, metavar, text in _SLURM_FLAGS:
         flag = "--slurm-" + name.replace("_", "-")

@@ -211,3 +211,27 @@ def test_waiting_reports_runs_whose_jobs_failed(probe, tmp_path, fake_cluster, m
     assert "(b); b: job 20_1 FAILED" in msg and msg.endswith(
         "ValueError: boom 1; rerun the same command to resubmit only the runs without a result"
     )
+
+
+def test_cli_no_wait_prints_the_jobs_and_failed_runs_exit_3(
+    probe, tmp_path, fake_cluster, capsys, monkeypatch
+):
+    import finite_expressivity.artifacts as artifacts
+    from finite_expressivity.core.artifact import Artifact
+
+    runs = [Run(name=f"r{i}", fn=probe.where, spec={"x": i}) for i in range(2)]
+    tiny = Artifact(name="tiny", part="theorem1", title="t", runs=lambda preset, seeds: runs,
+                    figure=lambda records, out: [], report=lambda records: "report")  # fmt: skip
+    monkeypatch.setattr(artifacts, "get_artifact", lambda name: tiny)
+    cmd = ["run", "tiny", "--executor", "slurm", "--out", str(tmp_path)]
+    assert main([*cmd, "--no-wait"]) == 0
+    out = capsys.readouterr().out
+    assert "20_0  r0\n20_1  r1\nsubmitted 2 run(s) to SLURM (job array 20)" in out
+    fake_cluster["states"].update({"20_0": "FAILED", "20_1": "CANCELLED"})
+    assert main([*cmd, "--slurm-config", str(tmp_path / "none.toml")]) == 1  # no such file
+    assert "--slurm-config" in capsys.readouterr().err
+    assert main(cmd) == 3  # resubmitted as 21_0, 21_1, which squeue no longer knows
+    *progress, err = capsys.readouterr().err.splitlines()
+    assert progress == ["[slurm] 0/2 runs done, 2 without a result"]
+    assert err.startswith("error: 2 run(s) ended on SLURM without a result (r0, r1); r0: job 21_0")
+    assert fake_cluster["submitted"] == [["r0", "r1"], ["r0", "r1"]]
