@@ -1,9 +1,10 @@
-"""Reproduce the paper's fig1a (see `fe run fig1a --help`).
+"""Reproduce the paper's fig1a (see `fe run fig1a --help` and `fe run --list`).
 
-    python experiments/fig1a.py                       # quick preset, MNIST/Fashion-MNIST, CPU
-    python experiments/fig1a.py --preset paper --data-path DIR   # CIFAR-10 on a GPU
+    python experiments/fig1a.py                       # quick preset: minutes on a CPU
+    python experiments/fig1a.py --preset paper        # the paper's setup (see README)
 
-Same as `fe run fig1a ...`; every argument is passed through.
+Same as `fe run fig1a ...`; every argument is passed through. Results go to
+results/fig1a-PRESET/ (results.json, results.csv, the figure, report.txt).
 """
 
 import sys

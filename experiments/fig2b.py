@@ -1,9 +1,10 @@
-"""Reproduce the paper's fig2b (see `fe run fig2b --help`).
+"""Reproduce the paper's fig2b (see `fe run fig2b --help` and `fe run --list`).
 
-    python experiments/fig2b.py                       # quick preset, MNIST/Fashion-MNIST, CPU
-    python experiments/fig2b.py --preset paper --data-path DIR   # CIFAR-10 on a GPU
+    python experiments/fig2b.py                       # quick preset: minutes on a CPU
+    python experiments/fig2b.py --preset paper        # the paper's setup (see README)
 
-Same as `fe run fig2b ...`; every argument is passed through.
+Same as `fe run fig2b ...`; every argument is passed through. Results go to
+results/fig2b-PRESET/ (results.json, results.csv, the figure, report.txt).
 """
 
 import sys

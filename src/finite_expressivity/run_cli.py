@@ -1,7 +1,13 @@
-"""``fe run NAME``: reproduce any paper artifact with the one runner; ``fe run --list``."""
+"""``fe run NAME``: reproduce any paper artifact with the one runner; ``fe run --list``.
+
+``--executor slurm`` (with the ``--slurm-*`` flags) runs each run as a SLURM job
+(:mod:`.core.slurm`); ``--no-wait`` submits and prints the job ids (status 0), and runs
+whose jobs ended without a result make ``fe run`` exit with status 3.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -50,7 +56,74 @@ def register(subparsers) -> None:
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the models (training)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--executor",
+        choices=("local", "slurm"),
+        default="local",
+        help="local: this machine's cores or GPUs (default); slurm: one SLURM job-array "
+        "element per run, through submitit (pip install -e '.[cluster]')",
+    )
+    _add_slurm_flags(p)
     p.set_defaults(func=main)
+
+
+#: ``--slurm-<name>`` flags: (attribute of SlurmSettings, argparse type, metavar, help).
+_SLURM_FLAGS = (
+    ("partition", str, "NAME", "partition (default: the cluster's default)"),
+    (
+        "time",
+        str,
+        "TIME",
+        "time limit per run: MINUTES, H:MM:SS or D-HH:MM:SS (default: the partition's "
+        "default, else 60 minutes); a run that reaches it is requeued and resumes",
+    ),
+    ("cpus_per_task", None, "N", "CPUs per run, also its torch threads (default 1)"),
+    ("gpus_per_task", None, "N", "GPUs per run (default 0)"),
+    ("mem", str, "MEM", "memory per run, e.g. 16G (default: the partition's)"),
+    ("account", str, "NAME", "account to charge"),
+    ("qos", str, "NAME", "quality of service"),
+    ("array_parallelism", None, "N", "at most this many runs at once"),
+)
+
+
+def _count(flag: str, low: int):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            v = None
+        if v is None or v < low:
+            raise argparse.ArgumentTypeError(f"{flag} must be an int >= {low}, got {text!r}")
+        return v
+
+    return parse
+
+
+def _add_slurm_flags(p) -> None:
+    g = p.add_argument_group(
+        "SLURM (--executor slurm)",
+        "Each pending run becomes one element of a job array; results land in --out and "
+        "are gathered as locally. Rerunning the command waits for or gathers what is there "
+        "and submits only runs that are missing or failed.",
+    )
+    g.add_argument(
+        "--slurm-config",
+        metavar="FILE",
+        help="TOML file with any of the settings below ([slurm] table; keys like "
+        "partition, time, gpus_per_task; also max_timeouts, signal_delay, poll); flags "
+        "override it",
+    )
+    for name, kind, metavar, text in _SLURM_FLAGS:
+        flag = "--slurm-" + name.replace("_", "-")
+        kind = kind or _count(flag, 0 if name == "gpus_per_task" else 1)
+        g.add_argument(
+            flag, dest=f"slurm_{name}", type=kind, default=None, metavar=metavar, help=text
+        )
+    g.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="submit, print the job ids and return; rerun the same command to wait and gather",
+    )
 
 
 def _seeds(text):
@@ -88,8 +161,29 @@ def _options(art, args) -> dict:
     return asked
 
 
+def _executor(args):
+    """``"local"``, or a SlurmExecutor from --slurm-config and the --slurm-* flags."""
+    given = {name: getattr(args, f"slurm_{name}") for name, *_ in _SLURM_FLAGS}
+    if args.executor == "local":
+        used = [f for f, v in given.items() if v is not None]
+        used = ["--slurm-" + f.replace("_", "-") for f in used]
+        used += [
+            f for f, v in (("--slurm-config", args.slurm_config), ("--no-wait", args.no_wait)) if v
+        ]
+        if used:
+            raise ValueError(f"{used[0]} needs --executor slurm; add it, or drop {used[0]}")
+        return "local"
+    if args.workers is not None:
+        raise ValueError("--workers applies to --executor local; on SLURM each run is one job")
+    from .core.slurm import SlurmExecutor, load_settings
+
+    settings = load_settings(args.slurm_config, **given)
+    return SlurmExecutor(settings, wait=not args.no_wait, quiet=args.quiet)
+
+
 def main(args) -> int:
     from .artifacts import get_artifact
+    from .core.executors import RunsFailed, RunsPending
     from .core.runner import default_out, run_artifact
 
     if args.list:
@@ -101,6 +195,10 @@ def main(args) -> int:
     except ValueError as exc:
         raise CLIError(f"fe run: {exc}") from None
     options = _options(art, args)
+    executor = _executor(args)
+    threads = args.threads
+    if threads is None and executor != "local":
+        threads = executor.settings.cpus_per_task
     out = args.out if args.out is not None else str(default_out(art, args.preset))
     try:
         res = run_artifact(
@@ -111,11 +209,25 @@ def main(args) -> int:
             data_dir=args.data_dir,
             device=args.device,
             workers=args.workers,
-            threads=args.threads,
+            threads=threads,
+            executor=executor,
             quiet=args.quiet,
             options=options,
         )
+    except RunsPending as exc:
+        print(exc)
+        return 0
+    except RunsFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
+        if executor != "local":
+            print(
+                f"error: interrupted; the SLURM jobs keep running (squeue lists them): rerun "
+                f"the same command to wait for them and write the results to {out}",
+                file=sys.stderr,
+            )
+            return 130
         print(
             f"error: interrupted; finished runs and per-run checkpoints are kept in {out}: "
             f"rerun the same command to resume",

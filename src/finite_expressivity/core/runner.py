@@ -87,7 +87,10 @@ def run_artifact(
     threads : int, optional
         torch threads per run (default: 1 for parallel artifacts, else torch's own).
     executor : "local" or object
-        "local", or an executor with ``run(runs, out, env, tags)`` (e.g. SLURM).
+        "local", or an executor with ``check(env)`` and ``run(runs, out, env, tags)``
+        (:class:`~.slurm.SlurmExecutor`); it is checked before anything is written, and
+        may raise :class:`~.executors.RunsPending` (submitted, not waited for) or
+        :class:`~.executors.RunsFailed`.
     quiet : bool
         No progress lines on stderr.
     options : dict, optional
@@ -128,7 +131,12 @@ def run_runs(
     workers: int | None = None,
     executor="local",
 ) -> list[dict]:
-    """Run every run not finished in ``out``; return all records, in run order."""
+    """Run every run not finished in ``out``; return all records, in run order.
+
+    A non-local ``executor`` is checked (``executor.check(env)``) before anything else;
+    the runs' ``prepare`` hook then checks the device by name only, since the runs execute
+    elsewhere (the executor's jobs resolve it).
+    """
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
@@ -137,8 +145,17 @@ def run_runs(
         isinstance(env.threads, bool) or not isinstance(env.threads, int) or env.threads < 1
     ):
         raise ValueError(f"threads must be a positive int, got {env.threads!r}")
+    if isinstance(executor, str) and executor != "local":
+        raise ValueError(
+            f"executor must be 'local' or an executor object (core.slurm.SlurmExecutor), "
+            f"got {executor!r}"
+        )
+    local = isinstance(executor, str)
+    if not local:
+        executor.check(env)
     if prepare is not None:
-        prepare(runs, data_dir=env.data_dir, device=env.device, options=env.options)
+        device = env.device if local else "auto"  # resolved where the runs execute
+        prepare(runs, data_dir=env.data_dir, device=device, options=env.options)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _guard(out, runs, meta)
@@ -155,26 +172,30 @@ def run_runs(
 
 
 def default_workers(parallel: bool, device: str = "auto") -> tuple[int, int]:
-    """``(workers, gpus)``: one worker per visible GPU (each pinned to its own) or per CPU
-    core for parallel artifacts; one otherwise."""
+    """``(workers, gpus)``: for parallel artifacts, one worker per visible GPU, each pinned
+    to its own (``gpus`` of them), when ``device`` is "auto" or "cuda" and a GPU is
+    visible; one worker per CPU core on the CPU. One worker otherwise, and on one named
+    GPU ("cuda:N")."""
     if not parallel:
         return 1, 0
     if resolve_device(device).startswith("cuda"):
+        if device not in ("auto", "cuda"):
+            return 1, 0
         gpus = gpu_count()
-        return max(1, gpus), gpus if gpus > 1 and device in ("auto", "cuda") else 0
+        return max(1, gpus), gpus if gpus > 1 else 0
     return cpu_count(), 0
 
 
 def _execute(runs, out, env, tags, *, parallel, workers, executor) -> None:
-    if executor != "local":
+    if not (isinstance(executor, str) and executor == "local"):
         executor.run(runs, out, env, tags)
         return
     auto_workers, gpus = default_workers(parallel, env.device)
     workers = auto_workers if workers is None else workers
     if workers == 1 or len(runs) == 1:
         run_inline(runs, out, env, tags)
-    else:
-        run_pool(runs, out, env, tags, workers=workers, gpus=gpus if workers == gpus else 0)
+    else:  # with several GPUs, every worker is pinned to one (in turn when workers > gpus)
+        run_pool(runs, out, env, tags, workers=workers, gpus=gpus)
 
 
 def _guard(out: Path, runs, meta: dict) -> None:

@@ -14,8 +14,6 @@ __all__ = ["register"]
 
 def register(subparsers) -> None:
     """Add ``fe data {fetch,list,stats,show}`` to the ``fe`` parser."""
-    from .variants import VARIANTS  # noqa: PLC0415
-
     data = subparsers.add_parser(
         "data",
         help="datasets and the paper's randomizations of them",
@@ -23,35 +21,43 @@ def register(subparsers) -> None:
     )
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
     sub = data.add_subparsers(dest="data_command", metavar="ACTION")  # same parser class
+    _register_fetch(sub)
+    _register_list(sub)
+    _register_stats(sub)
+    _register_show(sub)
 
-    def name_args(p):
-        p.add_argument(
-            "name",
-            metavar="NAME",
-            help="mnist, fashion-mnist, cifar10, cifar100 (in --data-dir) or an image-folder path",
-        )
-        add_data_dir(p)
-        p.add_argument(
-            "--size",
-            type=int,
-            default=None,
-            metavar="S",
-            help="image folders: resize and center-crop every image to SxS",
-        )
 
-    def variant_args(p):
-        p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-        p.add_argument(
-            "--always-change",
-            action="store_true",
-            help="draw replacement labels from the other classes only",
-        )
-        p.add_argument(
-            "--corrupt-test",
-            action="store_true",
-            help="corrupt the test labels too (default: test labels stay true)",
-        )
+def _name_args(p) -> None:
+    p.add_argument(
+        "name",
+        metavar="NAME",
+        help="mnist, fashion-mnist, cifar10, cifar100 (in --data-dir) or an image-folder path",
+    )
+    add_data_dir(p)
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        metavar="S",
+        help="image folders: resize and center-crop every image to SxS",
+    )
 
+
+def _variant_args(p) -> None:
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument(
+        "--always-change",
+        action="store_true",
+        help="draw replacement labels from the other classes only",
+    )
+    p.add_argument(
+        "--corrupt-test",
+        action="store_true",
+        help="corrupt the test labels too (default: test labels stay true)",
+    )
+
+
+def _register_fetch(sub) -> None:
     p = sub.add_parser("fetch", help="fetch a registry dataset into the cache")
     p.add_argument("name", metavar="NAME", help="mnist or fashion-mnist")
     add_data_dir(p)
@@ -62,21 +68,31 @@ def register(subparsers) -> None:
     )
     p.set_defaults(func=_fetch)
 
+
+def _register_list(sub) -> None:
     p = sub.add_parser("list", help="list datasets and what the cache holds")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_data_dir(p)
     p.set_defaults(func=_list)
 
+
+def _register_stats(sub) -> None:
+    from .variants import VARIANTS  # noqa: PLC0415
+
     p = sub.add_parser("stats", help="label and pixel statistics of a randomized variant")
-    name_args(p)
+    _name_args(p)
     p.add_argument("--variant", required=True, choices=VARIANTS)
     p.add_argument("--p", type=float, default=0.0, help="label-corruption probability (default 0)")
-    variant_args(p)
+    _variant_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_stats)
 
+
+def _register_show(sub) -> None:
+    from .variants import VARIANTS  # noqa: PLC0415
+
     p = sub.add_parser("show", help="PNG grid of samples of each variant")
-    name_args(p)
+    _name_args(p)
     p.add_argument(
         "--variant",
         action="append",
@@ -90,7 +106,7 @@ def register(subparsers) -> None:
         default=None,
         help="label-corruption probability (default: 0.5 for corrupt, else 0)",
     )
-    variant_args(p)
+    _variant_args(p)
     p.add_argument("--n", type=int, default=8, help="samples per variant (default 8)")
     p.add_argument(
         "--out", metavar="PNG", default=None, help="output file (default NAME-variants.png here)"

@@ -277,6 +277,57 @@ def _to_unit(images: np.ndarray) -> np.ndarray:
     return out
 
 
+def _check_variant(ds, variant, p, seed) -> float:
+    """Every argument of :func:`make_variant` checked; returns the effective ``p``."""
+    if not isinstance(ds, ImageDataset):
+        raise TypeError(
+            f"ds must be an ImageDataset (from finite_expressivity.data.load), got "
+            f"{type(ds).__name__}"
+        )
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    p = _check_p(p)
+    if variant == "true" and p != 0.0:
+        raise ValueError(
+            f"variant 'true' keeps the labels, so p must be 0, got p={p}; use variant='corrupt'"
+        )
+    if variant == "random-labels":
+        if p not in (0.0, 1.0):
+            raise ValueError(
+                f"variant 'random-labels' fixes p = 1, got p={p}; use "
+                f"variant='corrupt' for partial corruption"
+            )
+        p = 1.0
+    if ds.train_images.dtype != np.uint8 or ds.test_images.dtype != np.uint8:
+        raise TypeError(
+            f"ds images must be uint8, got {ds.train_images.dtype} and {ds.test_images.dtype}"
+        )
+    return p
+
+
+def _variant_pixels(variant, train_x, test_x, rng):
+    """Train and test images of ``variant`` in [0, 1] (Gaussian: real), and the shared
+    permutation of ``shuffled-pixels`` (else None)."""
+    if variant == "shuffled-pixels":
+        h, w = train_x.shape[2:]
+        perm = rng.permutation(h * w).astype(np.int64)
+        return _to_unit(shuffle_pixels(train_x, perm)), _to_unit(shuffle_pixels(test_x, perm)), perm
+    if variant == "random-pixels":
+        train, test = (_to_unit(random_pixels(x, rng)[0]) for x in (train_x, test_x))
+        return train, test, None
+    if variant == "gaussian":
+        mean, var = channel_stats(train_x)
+        mean, var = mean / 255.0, var / 255.0**2
+        return (
+            gaussian_like(train_x.shape, mean, var, rng),
+            gaussian_like(test_x.shape, mean, var, rng),
+            None,
+        )
+    return _to_unit(train_x), _to_unit(test_x), None
+
+
 def make_variant(
     ds: ImageDataset,
     variant: str,
@@ -310,31 +361,7 @@ def make_variant(
     -------
     VariantData
     """
-    if not isinstance(ds, ImageDataset):
-        raise TypeError(
-            f"ds must be an ImageDataset (from finite_expressivity.data.load), got "
-            f"{type(ds).__name__}"
-        )
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    p = _check_p(p)
-    if variant == "true" and p != 0.0:
-        raise ValueError(
-            f"variant 'true' keeps the labels, so p must be 0, got p={p}; use variant='corrupt'"
-        )
-    if variant == "random-labels":
-        if p not in (0.0, 1.0):
-            raise ValueError(
-                f"variant 'random-labels' fixes p = 1, got p={p}; use "
-                f"variant='corrupt' for partial corruption"
-            )
-        p = 1.0
-    train_x, test_x = ds.train_images, ds.test_images
-    if train_x.dtype != np.uint8 or test_x.dtype != np.uint8:
-        raise TypeError(f"ds images must be uint8, got {train_x.dtype} and {test_x.dtype}")
-
+    p = _check_variant(ds, variant, p, seed)
     ss = np.random.SeedSequence(int(seed))
     labels_rng, test_labels_rng, pixels_rng = (
         np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(3)
@@ -348,24 +375,7 @@ def make_variant(
         test_y, test_changed = corrupt_labels(
             ds.test_labels, k, p, test_labels_rng, always_change=always_change
         )
-
-    permutation = None
-    if variant == "shuffled-pixels":
-        h, w = train_x.shape[2:]
-        permutation = pixels_rng.permutation(h * w).astype(np.int64)
-        train, test = (
-            _to_unit(shuffle_pixels(train_x, permutation)),
-            _to_unit(shuffle_pixels(test_x, permutation)),
-        )
-    elif variant == "random-pixels":
-        train, test = (_to_unit(random_pixels(x, pixels_rng)[0]) for x in (train_x, test_x))
-    elif variant == "gaussian":
-        mean, var = channel_stats(train_x)
-        mean, var = mean / 255.0, var / 255.0**2
-        train = gaussian_like(train_x.shape, mean, var, pixels_rng)
-        test = gaussian_like(test_x.shape, mean, var, pixels_rng)
-    else:
-        train, test = _to_unit(train_x), _to_unit(test_x)
+    train, test, permutation = _variant_pixels(variant, ds.train_images, ds.test_images, pixels_rng)
     return VariantData(
         name=ds.name,
         variant=variant,

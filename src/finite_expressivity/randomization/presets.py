@@ -60,8 +60,9 @@ DEVIATIONS = (
     f"Table 1's weight-decay coefficient is not stated in the paper; {WEIGHT_DECAY:g} is used.",
     "Training accuracy is measured on the whole training set in eval mode after each "
     "epoch whose running accuracy reached 99%; 'steps to fit' is the step count then.",
-    "Random crops: a random 28x28 window of the 32x32 image (CIFAR-10) or of the 28x28 "
-    "image zero-padded by 4 (MNIST, Fashion-MNIST); evaluation uses the center crop.",
+    "Random crops: a random 28x28 window of the 32x32 image, whitened after cropping as "
+    "the test set's center crops are (CIFAR-10), or of the whitened 28x28 image "
+    "zero-padded by 4 (MNIST, Fashion-MNIST); evaluation uses the center crop.",
 )
 
 # Table 1 (CIFAR-10), train / test accuracy in %.

@@ -364,21 +364,13 @@ def run_theorem(
         "n": int(n),
         "d": int(X.shape[1]),
         "n_params": host.n_params if deep is None else deep.n_params,
-        "train_accuracy": cert.accuracy,
-        "float64_accuracy": float(np.mean(res64 < 0.5)),
-        "float64_points": int(idx.size),
-        "max_residual_exact": cert.max_residual,
-        "max_residual_float64": float(res64.max()),
+        **_accuracy(cert, res64),
         "certified": cert.certified and extra.get("deep_equals_two_layer", True),
         "tol": cert.tol,
         "seed": seed,
         "backend": backend,
         "device": where,
-        "min_projection_gap": diag.min_gap,
-        "max_abs_weight": diag.max_abs_weight,
-        "projection_digits": diag.projection_digits,
-        "digits_needed": diag.digits_needed,
-        "duplicates": diag.duplicates,
+        **_diagnostics(diag),
         "construction": {k: v for k, v in host.info.items() if k != "seed"},
         "seconds": seconds,
         "construct_over_floor": seconds["construct"] / seconds["floor"],
@@ -388,6 +380,26 @@ def run_theorem(
     if save:
         report["saved"] = str(save)
     return report
+
+
+def _accuracy(cert, res64) -> dict:
+    return {
+        "train_accuracy": cert.accuracy,
+        "float64_accuracy": float(np.mean(res64 < 0.5)),
+        "float64_points": int(res64.shape[0]),
+        "max_residual_exact": cert.max_residual,
+        "max_residual_float64": float(res64.max()),
+    }
+
+
+def _diagnostics(diag) -> dict:
+    return {
+        "min_projection_gap": diag.min_gap,
+        "max_abs_weight": diag.max_abs_weight,
+        "projection_digits": diag.projection_digits,
+        "digits_needed": diag.digits_needed,
+        "duplicates": diag.duplicates,
+    }
 
 
 def _index(idx, like):

@@ -1,0 +1,116 @@
+"""The project's own promises: licence and citation metadata, the layout's rules (no
+import cycles, no two modules of one name, parts that do not import each other)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "finite_expressivity"
+
+
+def test_license_matches_pyproject():
+    import re
+
+    pyproject = (ROOT / "pyproject.toml").read_text()  # tomllib is Python >= 3.11 only
+    assert re.search(r'^license = \{text = "MIT"\}', pyproject, re.M)
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_citation_is_valid_cff():
+    cffconvert = shutil.which("cffconvert")
+    if cffconvert is None:
+        pytest.skip("cffconvert not installed (pip install -e '.[dev]')")
+    proc = subprocess.run(
+        [cffconvert, "--validate", "-i", str(ROOT / "CITATION.cff")], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = (ROOT / "CITATION.cff").read_text()
+    assert "type: software" in text and "preferred-citation:" in text
+    assert "Understanding deep learning requires rethinking generalization" in text
+
+
+def _import_cycles() -> list:
+    """Strongly connected components of the package's import graph (imports inside
+    functions count), larger than one module."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("finite_expressivity")
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.find_modules_directly_imported_by(v):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for m in sorted(graph.modules):
+        if m not in index:
+            visit(m)
+    return out
+
+
+def test_no_import_cycles():
+    assert _import_cycles() == []
+
+
+def test_no_two_modules_or_folders_share_a_name():
+    names = {}
+    for p in PACKAGE.rglob("*"):
+        if "__pycache__" in p.parts or p.name == "__init__.py":
+            continue
+        if p.is_dir() or p.suffix == ".py":
+            names.setdefault(p.stem, []).append(str(p.relative_to(PACKAGE)))
+    for top in ("kernels", "experiments", "benchmarks", "scripts", "proofs"):
+        names.setdefault(top, []).append(top + "/")
+    assert {k: v for k, v in names.items() if len(v) > 1} == {}
+
+
+def test_every_artifact_is_listed_and_has_its_script():
+    """``fe run --list --json`` names every artifact with its part and presets, and
+    ``experiments/NAME.py`` runs exactly ``fe run NAME``."""
+    import json
+
+    from finite_expressivity.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        out = []
+        mp.setattr("builtins.print", lambda *a, **k: out.append(" ".join(map(str, a))))
+        assert main(["run", "--list", "--json"]) == 0
+    rows = json.loads(out[0])
+    want = {
+        "theorem1": "theorem1",
+        "fig1a": "randomization",
+        "fig1bc": "randomization",
+        "table1": "randomization",
+        "fig2b": "randomization",
+        "raw-vs-gabor": "section5",
+        "ridge-sweep": "section5",
+        "corrupted-labels": "section5",
+        "sgd-min-norm": "section5",
+        "random-features": "section5",
+    }
+    assert {r["name"]: r["part"] for r in rows} == want
+    assert all(r["presets"] == ["quick", "paper"] for r in rows)
+    for name in want:
+        script = ROOT / "experiments" / f"{name.replace('-', '_')}.py"
+        assert f'main(["run", "{name}", *sys.argv[1:]])' in script.read_text()
