@@ -212,7 +212,7 @@ def test_with_a_ridge_the_residual_alone_stops_the_solver(rng):
 from finite_expressivity.section5.solvers import SolveOptions, SolverWarning, solve  # noqa: E402
 from finite_expressivity.section5.solvers.cholesky import safe_ridge  # noqa: E402
 from finite_expressivity.section5.solvers.dispatch import _check  # noqa: E402
-from finite_expressivity.section5.solvers.report import BestIterate, SolveReport  # noqa: E402
+from finite_expressivity.section5.solvers.outcome import BestIterate, SolveReport  # noqa: E402
 
 
 def _blobs_xy(tiny_dataset):

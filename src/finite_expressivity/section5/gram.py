@@ -397,11 +397,11 @@ def _check_int_diagonal(block, backend):
 
 def _mirror_lower(a, backend, tile: int = 1024):
     """``a[j, i] = a[i, j]`` for ``i > j``: on the CPU a compiled blocked transpose
-    (:func:`~.compiled.mirror_lower`; 60,000 rows in about 4 s here, against 13 s for tiled
+    (:func:`~.mirror.mirror_lower`; 60,000 rows in about 4 s here, against 13 s for tiled
     ``copy_`` of transposed views), else tiles of ``tile``."""
     if not backend.is_gpu:
         try:
-            from .compiled import mirror_lower  # noqa: PLC0415 - numba, compiled once
+            from .mirror import mirror_lower  # noqa: PLC0415 - numba, compiled once
         except ImportError:
             mirror_lower = None
         if mirror_lower is not None:

@@ -9,7 +9,7 @@ module             what it holds
 ``cholesky``       exact: SciPy LAPACK tiles on the CPU, torch or CuPy on a GPU
 ``pcg``            Nystrom-preconditioned conjugate residuals on a stored float32 ``K``
 ``eigenpro``       EigenPro 2: preconditioned mini-batches, kernel blocks on the fly
-``report``         per-epoch reports; the best iterate; the one-line shortfall message
+``outcome``        per-epoch reports; the best iterate; the one-line shortfall message
 =================  ==================================================================
 
 The solvers themselves are private (``_solve_cholesky``, ``_solve_pcg``,
@@ -19,9 +19,9 @@ The solvers themselves are private (``_solve_cholesky``, ``_solve_pcg``,
 
 from .dispatch import Solution, SolveOptions, solve
 from .operators import OnTheFlyKernel, StoredKernel
+from .outcome import Epoch, SolveReport, SolverWarning
 from .pcg import NystromPreconditioner
 from .plan import CPU_CHOLESKY_MAX_N, SOLVERS, SolverPlan, plan_solver
-from .report import Epoch, SolveReport, SolverWarning
 
 __all__ = [
     "solve",

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .report import SolveReport
+from .outcome import SolveReport
 
 __all__ = ["_solve_cholesky", "safe_ridge", "refusal", "NotPositiveDefinite"]
 

@@ -23,9 +23,9 @@ from ..paths import Paths, choose_paths, kv_key
 from .cholesky import NotPositiveDefinite, _solve_cholesky, refusal
 from .eigenpro import _solve_eigenpro
 from .operators import OnTheFlyKernel, StoredKernel
+from .outcome import SolveReport, shortfall
 from .pcg import NystromPreconditioner, _solve_pcg
 from .plan import SolverPlan, plan_solver
-from .report import SolveReport, shortfall
 
 __all__ = ["SolveOptions", "Solution", "solve"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .outcome import BestIterate, Epoch, SolveReport
 from .pcg import end_epoch
-from .report import BestIterate, Epoch, SolveReport
 
 __all__ = ["_solve_eigenpro"]
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .report import BestIterate, Epoch, SolveReport
+from .outcome import BestIterate, Epoch, SolveReport
 
 __all__ = ["NystromPreconditioner", "_solve_pcg"]
 
