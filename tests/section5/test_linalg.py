@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finite_expressivity.section5.linalg import blocked_cho_solve, blocked_cholesky
+from finite_expressivity.section5.linalg import (
+    blocked_cho_solve,
+    blocked_cholesky,
+    upper_symmetric_matmul,
+)
 
 
 def _spd(rng, n, dtype):
@@ -41,3 +45,16 @@ def test_input_checks():
         blocked_cholesky(np.eye(3, dtype=np.int64))
     with pytest.raises(ValueError, match="C-contiguous"):
         blocked_cholesky(np.asfortranarray(np.eye(4) + 0.1))
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_factorization_keeps_the_upper_triangle_for_products(rng, dtype, tol):
+    X = rng.uniform(size=(333, 4))
+    K = np.exp(-((X[:, None] - X[None]) ** 2).sum(-1))
+    np.fill_diagonal(K, 1.0)
+    b = rng.standard_normal((333, 3))
+    A = (K + 0.5 * np.eye(333)).astype(dtype)
+    blocked_cholesky(A, block=64)
+    assert np.array_equal(np.triu(A, 1), np.triu(K.astype(dtype), 1))
+    got = upper_symmetric_matmul(A, b)
+    assert np.linalg.norm(got - K @ b) / np.linalg.norm(K @ b) < tol

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
-__all__ = ["blocked_cholesky", "blocked_cho_solve"]
+__all__ = ["blocked_cholesky", "blocked_cho_solve", "upper_symmetric_matmul"]
 
 
 def blocked_cholesky(a: np.ndarray, block: int = 2048, progress=None) -> np.ndarray:
@@ -34,8 +34,9 @@ def blocked_cholesky(a: np.ndarray, block: int = 2048, progress=None) -> np.ndar
     -------
     numpy.ndarray
         ``a`` itself; its lower triangle holds ``L`` with ``L @ L.T == a``. The
-        strict upper triangle is left as it was (use :func:`blocked_cho_solve`,
-        which reads only the lower triangle).
+        strict upper triangle is left exactly as it was, so a full symmetric ``a``
+        can still be multiplied by afterwards (:func:`upper_symmetric_matmul`);
+        :func:`blocked_cho_solve` reads only the lower triangle.
 
     Raises
     ------
@@ -59,20 +60,48 @@ def blocked_cholesky(a: np.ndarray, block: int = 2048, progress=None) -> np.ndar
         if info != 0:
             raise np.linalg.LinAlgError(f"leading minor {k + info} is not positive definite")
         lower = u.T  # C view of the factor
-        a[k:e, k:e] = np.tril(lower)
+        np.copyto(a[k:e, k:e], lower, where=np.tri(e - k, dtype=bool))  # the upper stays
         if e == n:
             break
         # panel: P <- P L11^{-T}
         panel = sla.solve_triangular(lower, a[e:, k:e].T, lower=True, check_finite=False).T
         panel = np.ascontiguousarray(panel)
         a[e:, k:e] = panel
-        # trailing update of the lower triangle, one row band at a time
+        # trailing update of the lower triangle only, one row band at a time
         for r in range(e, n, block):
             re = min(r + block, n)
-            a[r:re, e:re] -= panel[r - e : re - e] @ panel[: re - e].T
+            band = panel[r - e : re - e]
+            a[r:re, e:r] -= band @ panel[: r - e].T
+            a[r:re, r:re] -= np.tril(band @ band.T)
         if progress is not None:
             progress(e, n)
     return a
+
+
+def upper_symmetric_matmul(a: np.ndarray, b: np.ndarray, diagonal: float = 1.0) -> np.ndarray:
+    """``S @ b`` for the symmetric ``S`` whose strict upper triangle is ``a``'s and whose
+    diagonal is ``diagonal``: a kernel matrix after :func:`blocked_cholesky` overwrote
+    its lower triangle (two triangular products, each reading half of ``a``).
+
+    Parameters
+    ----------
+    a : numpy.ndarray, shape (n, n), float32 or float64, C-contiguous
+    b : numpy.ndarray, shape (n, c)
+    diagonal : float
+        ``S``'s diagonal (``k(0) = 1`` for the Gaussian and Laplacian kernels).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, c), ``a``'s dtype
+    """
+    from scipy.linalg import blas  # noqa: PLC0415
+
+    (trmm,) = blas.get_blas_funcs(("trmm",), (a,))
+    f = a.T  # Fortran view: its strict lower triangle holds S's strict lower triangle
+    b = np.asfortranarray(b, dtype=a.dtype)
+    lower_b = trmm(1.0, f, b, lower=1, diag=1)  # (L + I) b
+    upper_b = trmm(1.0, f, b, lower=1, trans_a=1, diag=1)  # (L + I)^T b
+    return lower_b + upper_b + (diagonal - 2.0) * b
 
 
 def blocked_cho_solve(factor: np.ndarray, b: np.ndarray) -> np.ndarray:

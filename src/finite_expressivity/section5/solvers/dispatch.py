@@ -19,6 +19,7 @@ import numpy as np
 from ...core.machine import write_probe
 from ...core.progress import Progress
 from ..gram import Kernel, bandwidth_rule, kernel_matmul, kernel_matrix
+from ..linalg import upper_symmetric_matmul
 from ..paths import Paths, choose_paths, kv_key
 from .cholesky import NotPositiveDefinite, _solve_cholesky, refusal
 from .eigenpro import _solve_eigenpro
@@ -102,19 +103,25 @@ def _paths(paths, backend, X, plan) -> Paths:
 
 
 def _cholesky(X, Yb, ridge, K, ctx):
+    """Factor ``K`` (a copy of a given one), solve, and ``K @ alpha``: on the CPU from the
+    strict upper triangle the factorization leaves intact (no second kernel evaluation),
+    on a GPU (whose Cholesky overwrites it) by recomputing the kernel in blocks."""
     be, kern, paths, prog, dtype = ctx["be"], ctx["kernel"], ctx["paths"], ctx["prog"], ctx["dtype"]
     how = dict(kernel=kern, dtype=dtype, backend=be, distances=paths.distances, gemm=paths.gemm)
     if K is None:
         with prog.stage("kernel matrix", total=X.shape[0]) as st:
-            K_own = kernel_matrix(X, lower_only=True, progress=st.update, **how)
+            K_own = kernel_matrix(X, lower_only=be.is_gpu, progress=st.update, **how)
     else:
         K_own = be.copy(K)
     with prog.stage("solve"):
         alpha, report = _solve_cholesky(K_own, Yb, ridge=ridge, backend=be)
-    del K_own
     with prog.stage("train residual"):
         if K is not None:
             return alpha, report, be.matmul(K, be.astype(alpha, K.dtype))
+        if not be.is_gpu:  # K_own's strict upper triangle is still K's; its diagonal is 1
+            Kn = K_own.numpy() if be.name == "torch" else K_own
+            return alpha, report, be.asarray(upper_symmetric_matmul(Kn, be.to_numpy(alpha)))
+        del K_own
         return alpha, report, kernel_matmul(X, X, alpha, **how)
 
 
