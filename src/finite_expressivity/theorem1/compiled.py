@@ -141,7 +141,7 @@ def _project(X, a, bits, n_exact, hi, lo, bound, bad):
 
 
 def project(X: np.ndarray, a: np.ndarray, bits: int, n_exact: int):
-    """``X @ a`` as a double-double ``(hi, lo)`` and a bound on its error.
+    """``X @ a`` as a double-double ``(hi, lo)`` and a bound on its error, per row.
 
     Returns ``None`` for ``hi`` when X holds NaN or inf.
     """
@@ -160,15 +160,16 @@ def project(X: np.ndarray, a: np.ndarray, bits: int, n_exact: int):
 
             check_range(float(np.max(np.abs(X))))
         return None, None, 0.0
-    return hi, lo, float(bound.max()) if n else 0.0
+    return hi, lo, bound
 
 
-def _gather(hi, lo, y, order, hu, lu, yu):
+def _gather(hi, lo, y, err, order, hu, lu, yu, eu):
     for i in prange(order.shape[0]):
         k = order[i]
         hu[i] = hi[k]
         lu[i] = lo[k]
         yu[i] = y[k]
+        eu[i] = err[k]
 
 
 def _round_to(t, q):
@@ -205,8 +206,9 @@ def _grid_of(g):
     return _float((biased - 48) << 52) if biased > 48 else math.ldexp(1.0, biased - 1071)
 
 
-def _grids(s, q, floor):
-    """q_i = 2**(frexp(g_i)[1] - 49), g_i the largest |slope| among i and its neighbours."""
+def _grids(s, u, ymax, q):
+    """q_i = 2**(frexp(g_i)[1] - 49), g_i the largest |slope| among i and its neighbours,
+    at least ``2**-60 max|y| / u_i`` (``construction._slope_grid``)."""
     m = s.shape[0]
     for i in prange(m):
         g = abs(s[i])
@@ -214,10 +216,10 @@ def _grids(s, q, floor):
             g = max(g, abs(s[i - 1]))
         if i + 1 < m:
             g = max(g, abs(s[i + 1]))
-        q[i] = _grid_of(max(g, floor))
+        q[i] = _grid_of(max(g, max((2.0**-60 * ymax) / u[i], 2.0**-1000)))
 
 
-def _first_span(hu, err):
+def _first_span(hu, err):  # err: the first point's error bound
     """How far below the first point its kink sits (``construction._first_span``)."""
     h0 = abs(hu[0])
     if hu.shape[0] > 1:
@@ -229,43 +231,52 @@ def _first_span(hu, err):
     return max(max(span, 2.0**-40 * h0), max(_FIRST_PIECE * err, 2.0**-1000))
 
 
-def _place_kinks(hu, lu, yu, err, b, u, s):
+def _place_kinks(hu, lu, yu, eu, b, u, s):
     """Biases, the gaps ``u_i = z_i - b_i`` and the slopes of the exact value recurrence.
 
-    ``b_0`` sits :func:`_first_span` below ``z_0``; ``b_i`` is the first float64
-    certainly above ``z_{i-1}`` (``z_{i-1}`` itself when that is an exact float64).
-    Returns ``(status, index, min u_i (i >= 1), max|s|, max|y|)``: status 0 ok,
-    1 too close, 2 a slope overflows, 4 tied projections.
+    ``eu`` holds each point's projection error bound. ``b_0`` sits
+    :func:`_first_span` below ``z_0``; ``b_i`` is the first float64 certainly above
+    ``z_{i-1}`` (``z_{i-1}`` itself when that is an exact float64). Returns
+    ``(status, index, min u_i, min u_i / eu_i (i >= 1), max|s|, max|y|)``: status
+    0 ok, 1 too close, 2 a slope overflows, 4 tied projections.
     """
     m = hu.shape[0]
-    b[0] = -_next_up(-(hu[0] - _first_span(hu, err)))
+    b[0] = -_next_up(-(hu[0] - _first_span(hu, eu[0])))
     u[0] = (hu[0] - b[0]) + lu[0]
-    if not u[0] > 2.0 * err:
-        return 1, 0, 0.0, 0.0, 0.0
+    if not u[0] > 2.0 * eu[0]:
+        return 1, 0, 0.0, 0.0, 0.0, 0.0
     V = 0.0
     umin = np.inf
+    ratio = np.inf
     top = 0.0
     ymax = 0.0
     for i in range(m):
         ymax = max(ymax, abs(yu[i]))
         s[i] = (yu[i] - V) / u[i]
         if not abs(s[i]) <= 1.7e308:
-            return 2, i, umin, top, ymax
+            return 2, i, umin, ratio, top, ymax
         top = max(top, abs(s[i]))
         if i + 1 < m:
-            if (hu[i + 1] - hu[i]) + (lu[i + 1] - lu[i]) <= 2.0 * err:
-                return 4, i + 1, umin, top, ymax  # tied projections: the slow path sorts them out
-            if err == 0.0 and lu[i] == 0.0:
+            if (hu[i + 1] - hu[i]) + (lu[i + 1] - lu[i]) <= eu[i] + eu[i + 1]:
+                return 4, i + 1, umin, ratio, top, ymax  # ties: the slow path sorts them out
+            if eu[i] == 0.0 and lu[i] == 0.0:
                 b[i + 1] = hu[i]  # weak interleaving: the kink sits on the exact point
             else:
-                b[i + 1] = _next_up(hu[i] + (lu[i] + 2.0 * err))
+                b[i + 1] = _next_up(hu[i] + (lu[i] + 2.0 * eu[i]))
             u[i + 1] = (hu[i + 1] - b[i + 1]) + lu[i + 1]
             eps = (b[i + 1] - hu[i]) - lu[i]
-            if eps < 0.0 or (err > 0.0 and eps <= err) or u[i + 1] <= 2.0 * err + 4.0 * eps:
-                return 1, i + 1, umin, top, ymax
+            if _too_close(u[i + 1], eps, eu[i], eu[i + 1]):
+                return 1, i + 1, umin, ratio, top, ymax
             umin = min(umin, u[i + 1])
+            if eu[i + 1] > 0.0:
+                ratio = min(ratio, u[i + 1] / eu[i + 1])
             V = yu[i] + (eps / u[i]) * (yu[i] - V)
-    return 0, 0, umin, top, ymax
+    return 0, 0, umin, ratio, top, ymax
+
+
+def _too_close(u, eps, e_prev, e_this):
+    """No float64 kink separates the points with the margins of proofs/float64.md (S)."""
+    return eps < 0.0 or (e_prev > 0.0 and eps <= e_prev) or u <= 2.0 * e_this + 4.0 * eps
 
 
 def _targets(hu, lu, yu, i, prev, bk):
@@ -283,7 +294,7 @@ def _targets(hu, lu, yu, i, prev, bk):
     return (yu[i] - V) / uk - carry / uk, eps, uk
 
 
-def _scan(hu, lu, yu, i, prev, q, t_max, err, stop, start, step, count):
+def _scan(hu, lu, yu, eu, i, prev, q, t_max, stop, start, step, count):
     """The best of the kinks ``start + k step`` (k < count): ``(kink, miss)``.
 
     A kink's miss is ``|round(t, q) - t| u``, how far the rounded slope's line
@@ -299,7 +310,7 @@ def _scan(hu, lu, yu, i, prev, q, t_max, err, stop, start, step, count):
         bk = start + np.arange(first, min(count, first + 4096)) * step
         t, eps, uk = _targets(hu, lu, yu, i, prev, bk)
         miss = np.abs(_round_to(t, q) - t) * uk
-        ok = (uk > 2.0 * err + 4.0 * eps) & (eps > err) & (np.abs(t) <= t_max)
+        ok = (uk > 2.0 * eu[i] + 4.0 * eps) & (eps > eu[i - 1]) & (np.abs(t) <= t_max)
         miss = np.where(ok, miss, np.inf)
         j = np.argmin(miss)
         if miss[j] < best_err:
@@ -310,7 +321,7 @@ def _scan(hu, lu, yu, i, prev, q, t_max, err, stop, start, step, count):
     return best, best_err
 
 
-def _best_kink(hu, lu, yu, i, prev, q, t_max, err, stop, b0):
+def _best_kink(hu, lu, yu, eu, i, prev, q, t_max, stop, b0):
     """A float64 kink ``b_i >= b0`` at which the rounded slope misses ``y_i`` least.
 
     Moving the kink right by ``db`` moves the target slope by about
@@ -322,12 +333,12 @@ def _best_kink(hu, lu, yu, i, prev, q, t_max, err, stop, b0):
     step = _next_up(b0) - b0
     here = np.array([b0])
     t0, _, u0 = _targets(hu, lu, yu, i, prev, here)
-    best, miss = _scan(hu, lu, yu, i, prev, q, t_max, err, stop, b0, step, 1)
+    best, miss = _scan(hu, lu, yu, eu, i, prev, q, t_max, stop, b0, step, 1)
     dt = (t0[0] - prev[5]) / u0[0]  # d t / d b
     if miss <= stop[0] or dt == 0.0:
         return best
     if abs(dt) * step * _SEARCH_MAX >= 2.0 * q:
-        found, found_miss = _scan(hu, lu, yu, i, prev, q, t_max, err, stop, b0, step, _SEARCH_LONG)
+        found, found_miss = _scan(hu, lu, yu, eu, i, prev, q, t_max, stop, b0, step, _SEARCH_LONG)
         return found if found_miss < miss else best
     goal = math.ceil(t0[0] / q) * q if dt > 0 else math.floor(t0[0] / q) * q
     b1 = b0
@@ -336,11 +347,11 @@ def _best_kink(hu, lu, yu, i, prev, q, t_max, err, stop, b0):
         b1 = max(b0, b1 + (goal - t1[0]) * u1[0] / (t1[0] - prev[5]))
         here[0] = b1
     step = _next_up(b1) - b1
-    found, found_miss = _scan(hu, lu, yu, i, prev, q, t_max, err, stop, b1 - 16 * step, step, 33)
+    found, found_miss = _scan(hu, lu, yu, eu, i, prev, q, t_max, stop, b1 - 16 * step, step, 33)
     return found if found_miss < miss else best
 
 
-def _round_with_feedback(hu, lu, yu, b, u, s, q, s_q, w, err, tau, stop):
+def _round_with_feedback(hu, lu, yu, eu, b, u, s, q, s_q, w, tau, stop):
     """Slopes rounded to their grids with sequential error feedback; exact weights.
 
     ``carry`` is the value error at kink i that piece i absorbs:
@@ -363,7 +374,7 @@ def _round_with_feedback(hu, lu, yu, b, u, s, q, s_q, w, err, tau, stop):
             if q[i] * u[i] > 2.0 * tau:
                 prev = (b[i - 1], u[i - 1], V, carry, delta, s_q[i - 1])
                 t_max = 2.0**49 * min(q[i], 4.0 * q[i - 1])  # keeps the weights exact
-                b[i] = _best_kink(hu, lu, yu, i, prev, q[i], t_max, err, (stop, tau), b[i])
+                b[i] = _best_kink(hu, lu, yu, eu, i, prev, q[i], t_max, (stop, tau), b[i])
                 u[i] = (hu[i] - b[i]) + lu[i]
             rho = ((b[i] - hu[i - 1]) - lu[i - 1]) / u[i - 1]
             carry = delta * (b[i] - b[i - 1]) - rho * carry
@@ -390,57 +401,51 @@ def _round_with_feedback(hu, lu, yu, b, u, s, q, s_q, w, err, tau, stop):
     return 0, 0, limit, wmax
 
 
-def _slopes(hi, lo, y, order, err, hu, lu, yu, b, u, s, q, s_q, w, stats):
+def _slopes(hi, lo, y, err, order, work, stats):
     """Returns (status, index): 0 ok, 1 too close, 2 overflow, 3 inexact, 4 tie.
 
-    ``stats`` receives (largest miss of a rounded slope, max|w|, min gap u, max|y|).
+    ``stats`` receives (largest miss of a rounded slope, max|w|, min gap u, max|y|,
+    min u_i / err_i).
     """
-    _gather(hi, lo, y, order, hu, lu, yu)
-    status, idx, umin, top, ymax = _place_kinks(hu, lu, yu, err, b, u, s)
+    hu, lu, yu, eu, b, u, s, q, s_q, w = work
+    _gather(hi, lo, y, err, order, hu, lu, yu, eu)
+    status, idx, umin, ratio, top, ymax = _place_kinks(hu, lu, yu, eu, b, u, s)
     if status != 0:
         return status, idx
     # power-of-two grids shared with the neighbours (2x margin for the feedback)
-    _grids(s, q, max(2.0**-1000, 2.0**-60 * top))
+    _grids(s, u, ymax, q)
     scale = max(1.0, ymax)
     status, idx, limit, wmax = _round_with_feedback(
-        hu, lu, yu, b, u, s, q, s_q, w, err, _SEARCH * scale, _SEARCH_STOP * scale
+        hu, lu, yu, eu, b, u, s, q, s_q, w, _SEARCH * scale, _SEARCH_STOP * scale
     )
     stats[0] = limit
     stats[1] = wmax
     stats[2] = umin
     stats[3] = ymax
+    stats[4] = ratio
     return status, idx
 
 
 def slopes_and_weights(hi, lo, y, order, err):
     """Biases ``b``, weights ``w`` and statistics for one output.
 
-    ``order`` sorts the projections ``hi + lo``. Returns ``(status, index, b, w,
-    stats)`` with ``stats`` = (largest miss of a rounded slope at its point,
-    max|w|, smallest gap ``z_i - b_i``, max|y|); a non-zero status means two
-    points are too close (1), a slope overflows (2), the weights are not exact
-    (3), or two projections tie (4), at sorted position ``index``.
+    ``order`` sorts the projections ``hi + lo``, whose error bounds are ``err``
+    (one per point). Returns ``(status, index, b, w, stats)`` with ``stats`` =
+    (largest miss of a rounded slope at its point, max|w|, smallest gap
+    ``z_i - b_i``, max|y|, smallest ``(z_i - b_i) / err_i``); a non-zero status
+    means two points are too close (1), a slope overflows (2), the weights are
+    not exact (3), or two projections tie (4), at sorted position ``index``.
     """
     m = hi.shape[0]
-    hu, lu, yu, b, u, s, q, s_q, w = (np.empty(m) for _ in range(9))
-    stats = np.zeros(4)
+    work = tuple(np.empty(m) for _ in range(10))
+    stats = np.zeros(5)
     status, idx = _slopes(
-        np.ascontiguousarray(hi, dtype=np.float64),
-        np.ascontiguousarray(lo, dtype=np.float64),
-        np.ascontiguousarray(y, dtype=np.float64),
+        *(np.ascontiguousarray(v, dtype=np.float64) for v in (hi, lo, y, err)),
         np.ascontiguousarray(order, dtype=np.int64),
-        float(err),
-        hu,
-        lu,
-        yu,
-        b,
-        u,
-        s,
-        q,
-        s_q,
-        w,
+        work,
         stats,
     )
+    b, w = work[4], work[9]
     return int(status), int(idx), b, w, stats
 
 
@@ -456,6 +461,7 @@ _float = _jit(_float, inline="always")
 _grid_of = _jit(_grid_of, inline="always")
 _grids = _jit(_grids, parallel=True, error_model="numpy")
 _first_span = _jit(_first_span, error_model="numpy")
+_too_close = _jit(_too_close, inline="always")
 _place_kinks = _jit(_place_kinks, error_model="numpy")
 _targets = _jit(_targets, error_model="numpy")
 _scan = _jit(_scan, error_model="numpy")

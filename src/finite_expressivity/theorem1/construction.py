@@ -68,11 +68,11 @@ _FIRST_PIECE = 2.0**27
 # the line search asks each close pair for a gap of this much relative to its projection
 # (a float64 bias needs about 5 units in the last place; the search's model is approximate,
 # and the construction itself checks every candidate)
-_SEARCH_GAP = 8 * 2.0**-52
+_SEARCH_GAP = 3.5 * 2.0**-52
 _CLOSE = 2.0**-24  # pairs closer than this (relative to the largest projection) may collide
 _WINDOW = 64  # sorted neighbours paired within a run of close points
 _MAX_PAIRS = 2_000_000
-_CANDIDATES = 3  # free stretches of a line tried, widest first
+_CANDIDATES = 8  # free stretches of a line tried, widest first
 
 
 class _Collision(Exception):
@@ -82,11 +82,12 @@ class _Collision(Exception):
     the projection's error bound (not float64's spacing) made the points too close.
     """
 
-    def __init__(self, message: str, *, refinable: bool = False, gap: float = 0.0):
+    def __init__(self, message: str, *, refinable=False, gap: float = 0.0, err: float = 0.0):
         super().__init__(message)
         self.projections = None
-        self.refinable = refinable
+        self.refinable = bool(refinable)
         self.gap = gap  # the double-double distance of the pair (0 for a tie)
+        self.err = err  # the pair's projection error bound
         self.precision_limited = False  # more exact slices no longer shrink the bound
 
 
@@ -104,7 +105,7 @@ class _Problem:
     fused: object  # the compiled module, or None
 
 
-def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -> TwoLayerReLU:
+def fit(X, y, *, seed=None, max_tries: int = 8, chunk_rows: int | None = None) -> TwoLayerReLU:
     """Construct the Theorem 1 network that reproduces ``y`` on ``X``.
 
     Parameters
@@ -151,6 +152,9 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
     device = _device(X)
     if chunk_rows is None:
         chunk_rows = 2048 if "cpu" in str(device).lower() else max(n, 1)
+    shift = _tiny_shift(X, xp)
+    if shift:  # X 2**shift and a 2**shift: the same projections, none underflowing
+        X = X * 2.0**shift
     a_bits, grid_data = _direction_bits(X, d)
     plan = plan_slices(1.0, d, a_bits, n=n, grid_data=grid_data)  # e_top is set per block
     y2 = y if y.ndim == 2 else y[:, None]
@@ -171,8 +175,27 @@ def fit(X, y, *, seed=None, max_tries: int = 4, chunk_rows: int | None = None) -
         "slice_bits": plan.bits,
         **stats,
     }
-    a = xp.asarray(a_np, device=device)
+    a = xp.asarray(a_np * 2.0**shift, device=device)  # exact: a power of two
     return TwoLayerReLU(a, b, w if y.ndim == 2 else w[:, 0], info)
+
+
+def _tiny_shift(X, xp) -> int:
+    """``k`` such that ``X 2**k`` has its largest entry in [1/2, 1), for tiny data.
+
+    Data whose largest entry is below ``2**-64`` have gaps so small that a
+    slope ``dy / gap`` overflows; scaling them (and the direction, so that the
+    network is the same function) by a power of two is exact. One glance at
+    up to 2048 rows decides whether to look at all of X; ordinary data are
+    not scaled (0).
+    """
+    n = X.shape[0]
+    sample = float(xp.max(xp.abs(X[:: max(1, n // 2048), ...])))
+    if not sample < 2.0**-64:  # also NaN: found later, with its row
+        return 0
+    top = float(xp.max(xp.abs(X)))
+    if not 0 < top < 2.0**-64:
+        return 0
+    return min(-math.frexp(top)[1], 960)  # a's entries (<= 2**40) times 2**k stay finite
 
 
 def _random_direction(rng, prob: _Problem) -> np.ndarray:
@@ -198,34 +221,36 @@ def _fit_direction(prob: _Problem, a_np: np.ndarray):
     limit = max(n_exact, math.ceil(2200 / plan.bits) + 1)  # past the float64 exponent range
     refines, last = 0, math.inf  # refinements asked for by collisions, and their error bound
     while True:
-        hi, lo, err = _project(prob, a_np, n_exact)
+        hi, lo, err = _project(prob, a_np, n_exact)  # err: a bound per row
         try:
             (b, w), stats = _solve(prob.X, prob.y, hi, lo, err, prob.xp, prob.fused)
         except _Collision as exc:
             exc.projections = (hi, lo, err)
-            # the bound's rounding part is global: past some slices it stops shrinking
-            exc.precision_limited = exc.refinable and err >= last / 2
+            # the bound's rounding part stops shrinking past some slices
+            exc.precision_limited = exc.refinable and exc.err >= last / 2
             if not exc.refinable or exc.precision_limited or n_exact >= limit or refines >= 8:
                 raise
-            refines, last = refines + 1, err
-            n_exact = min(limit, n_exact + _more_slices(err, exc.gap, plan.bits))
+            refines, last = refines + 1, exc.err
+            shrink = 64 * exc.err / exc.gap if exc.gap > 0 else 0.0
+            n_exact = min(limit, n_exact + _more_slices(shrink, plan.bits))
             continue
-        gap = stats["min_projection_gap"]
-        if err == 0 or gap is None or gap >= _PRECISION * err or n_exact >= limit:
-            stats.update(slices=n_exact + 1, projection_error_bound=err)
+        ratio = stats.pop("precision")  # min_i (z_i - b_i) / err_i
+        if ratio >= _PRECISION or n_exact >= limit:
+            emax = float(prob.xp.max(err)) if err.shape[0] else 0.0
+            stats.update(slices=n_exact + 1, projection_error_bound=emax)
             return (b, w), stats
-        n_exact += _more_slices(err / _PRECISION, gap, plan.bits)
+        n_exact = min(limit, n_exact + _more_slices(_PRECISION / ratio, plan.bits))
 
 
-def _more_slices(err: float, gap: float, bits: int) -> int:
-    """Exact slices to add so that the error bound falls well below ``gap``.
+def _more_slices(shrink: float, bits: int) -> int:
+    """Exact slices to add so that the error bounds shrink by the factor ``shrink``.
 
-    Each slice leaves ``2**-bits`` of the previous remainder's error; a tie
-    (``gap == 0``) gets two more.
+    Each slice leaves ``2**-bits`` of the previous remainder's error; an unknown
+    factor (a tie: 0) gets two more.
     """
-    if not gap > 0:
+    if not shrink > 0:
         return 2
-    return max(1, math.ceil(math.log2(64 * err / gap) / bits) + 1)
+    return max(1, math.ceil(math.log2(shrink) / bits) + 1)
 
 
 def _project(prob: _Problem, a_np: np.ndarray, n_exact: int):
@@ -236,7 +261,8 @@ def _project(prob: _Problem, a_np: np.ndarray, n_exact: int):
         if not bool(xp.all(xp.isfinite(X))):
             check_points(X, xp, finite=True)
         check_range(float(xp.max(xp.abs(X))))
-        return X[:, 0] * 1.0, xp.zeros((n,), dtype=xp.float64, device=prob.device), 0.0
+        zero = xp.zeros((n,), dtype=xp.float64, device=prob.device)
+        return X[:, 0] * 1.0, zero, zero
     if prob.fused is not None and n_exact <= 3:
         # a coarser split only widens the rigorous error bound err, which the solve
         # checks against the gaps (grid data such as MNIST need 1 slice)
@@ -302,37 +328,47 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
             return (b, w[:, None]), _fused_stats(n, n, st)
         # anything else (ties, collisions, errors) takes the general path below,
         # which merges identical points and names the points that collide
-    order, hu, lu, yu, keep = _sorted_unique(X, y, hi, lo, err, order, xp)
+    order, hu, lu, yu, eu, keep = _sorted_unique(X, y, hi, lo, err, order, xp)
     m = hu.shape[0]
     if fused is not None and k == 1 and keep is not None:
-        status, _, b, w, st = fused.slopes_and_weights(hu, lu, yu[:, 0], np.arange(m), err)
+        status, _, b, w, st = fused.slopes_and_weights(hu, lu, yu[:, 0], np.arange(m), eu)
         if status == 0:
             return _expand(b, w[:, None], keep, xp), _fused_stats(n, m, st)
         if status == 2:
             raise ValueError(_OVERFLOW.format("slope"))
         # a collision or inexact weights: the array path below names the points or re-grids
-    b = _biases(hu, lu, err, xp)
+    b = _biases(hu, lu, eu, xp)
     u = (hu - b) + lu  # z_i - b_i > 0, to a relative error of a few ulps
-    eps = (b[1:] - hu[:-1]) - lu[:-1]  # b_{i+1} - z_i >= 0, > err if err > 0 (b - hu exact)
-    _check_separation(hu, lu, b, u, eps, err, order, keep, xp)
+    eps = (b[1:] - hu[:-1]) - lu[:-1]  # b_{i+1} - z_i >= 0, > err_i if err_i > 0 (b - hu exact)
+    _check_separation(hu, lu, b, u, eps, eu, order, keep, xp)
 
     V, sweeps = _values_at_biases(yu, eps / u[:-1], xp)
     s = (yu - V) / u[:, None]
     if not bool(xp.all(xp.isfinite(s))):
         raise ValueError(_OVERFLOW.format("slope"))
     ymax = float(xp.max(xp.abs(yu)))
-    q = _slope_grid(s, xp)
+    q = _slope_grid(s, u, ymax, xp)
     if k == 1 and m > 1 and _coarse(q, u, ymax, xp):
         # a slope's grid is coarse against its piece (next to a much steeper one):
         # the sequential loops search its kink (compiled.py; the same on every backend)
-        out = _sequential(hu, lu, yu, err, n, keep, xp)
+        out = _sequential(hu, lu, yu, eu, n, keep, xp)
         if out is not None:
             return out
     s_q, q, carry_sweeps = _round_slopes(s, q, b, u, eps, xp, 2 * ymax)
-    w, s_q, q = _exact_differences(s_q, q, xp)  # prefix sums of w are exactly s_q
+    w, s_q, q = _exact_differences(s_q, q, u, ymax, xp)  # prefix sums of w are exactly s_q
     # What float64 allows here: half a slope-grid step over the distance to the kink.
     limit = float(xp.max(q * u[:, None])) / 2 + 8 * _EPS * ymax
-    return _expand(b, w, keep, xp), _stats(n, m, u, w, limit, sweeps, carry_sweeps)
+    stats = _stats(n, m, u, w, limit, sweeps, carry_sweeps)
+    stats["precision"] = _precision(u, eu, xp)
+    return _expand(b, w, keep, xp), stats
+
+
+def _precision(u, eu, xp) -> float:
+    """``min_i (z_i - b_i) / err_i`` over the points after the first (inf if no error)."""
+    if u.shape[0] < 2 or not bool(xp.any(eu[1:] > 0)):
+        return math.inf
+    ratio = u[1:] / xp.where(eu[1:] > 0, eu[1:], 1.0)
+    return float(xp.min(xp.where(eu[1:] > 0, ratio, math.inf)))
 
 
 def _coarse(q, u, ymax: float, xp) -> bool:
@@ -342,13 +378,13 @@ def _coarse(q, u, ymax: float, xp) -> bool:
     return bool(xp.any(q[1:, 0] * u[1:] > 2 * _SEARCH * max(1.0, ymax)))
 
 
-def _sequential(hu, lu, yu, err, n, keep, xp):
+def _sequential(hu, lu, yu, eu, n, keep, xp):
     """Slopes and weights from the sequential loops with the kink search, on the host."""
     from . import compiled
 
     m = hu.shape[0]
-    host = [np.asarray(to_numpy(v), dtype=np.float64) for v in (hu, lu, yu[:, 0])]
-    status, _, b, w, st = compiled.slopes_and_weights(*host, np.arange(m), err)
+    host = [np.asarray(to_numpy(v), dtype=np.float64) for v in (hu, lu, yu[:, 0], eu)]
+    status, _, b, w, st = compiled.slopes_and_weights(*host[:3], np.arange(m), host[3])
     if status != 0:
         return None  # inexact weights: the array path re-grids
     dev = _device(hu)
@@ -365,25 +401,28 @@ _OVERFLOW = (
 def _sorted_unique(X, y, hi, lo, err, order, xp):
     """Projections in increasing order with identical points merged.
 
-    Returns ``order`` and the sorted unique ``hu, lu, yu``, with ``keep`` marking
-    the first of each run of identical points (None when all points are distinct).
+    Returns ``order`` and the sorted unique ``hu, lu, yu, eu`` (``eu`` the error
+    bounds), with ``keep`` marking the first of each run of identical points
+    (None when all points are distinct).
     """
     n = hi.shape[0]
     hs, ls = xp.take(hi, order), xp.take(lo, order)
     if n > 1 and bool(xp.any(hs[1:] == hs[:-1])):  # equal leading parts: order by lo too
         order = xp.asarray(np.lexsort((to_numpy(lo), to_numpy(hi))), device=_device(hi))
         hs, ls = xp.take(hi, order), xp.take(lo, order)
-    ys = xp.take(y, order, axis=0)
+    ys, es = xp.take(y, order, axis=0), xp.take(err, order)
     if n < 2:
-        return order, hs, ls, ys, None
+        return order, hs, ls, ys, es, None
     # hs[i+1] - hs[i] is exact whenever it is small (Sterbenz), which is all that matters here
-    tied = (hs[1:] - hs[:-1]) + (ls[1:] - ls[:-1]) <= 2 * err
+    gaps = (hs[1:] - hs[:-1]) + (ls[1:] - ls[:-1])
+    tied = gaps <= es[1:] + es[:-1]
     if not bool(xp.any(tied)):
-        return order, hs, ls, ys, None
-    _check_ties(X, ys, order, tied, xp, err)
+        return order, hs, ls, ys, es, None
+    _check_ties(X, ys, order, tied, xp, es, gaps)
     keep = xp.concat([xp.ones((1,), dtype=xp.bool, device=_device(hi)), xp.logical_not(tied)])
     uniq = xp.nonzero(keep)[0]
-    return order, xp.take(hs, uniq), xp.take(ls, uniq), xp.take(ys, uniq, axis=0), keep
+    unique = (xp.take(hs, uniq), xp.take(ls, uniq), xp.take(ys, uniq, axis=0), xp.take(es, uniq))
+    return order, *unique, keep
 
 
 def _first_span(hu, err: float) -> float:
@@ -399,54 +438,54 @@ def _first_span(hu, err: float) -> float:
     return max(span, 2.0**-40 * h0, _FIRST_PIECE * err, 2.0**-1000)
 
 
-def _kinks(hs, ls, err: float, xp):
+def _kinks(hs, ls, es, xp):
     """``b_i`` for i >= 1: the first float64 certainly above the exact ``z_{i-1}``.
 
-    Its error is at most ``err``; where ``z_{i-1}`` is itself an exact float64 the
-    kink sits on it (relu(0) = 0, the weak interleaving ``z_{i-1} <= b_i < z_i`` of
-    proofs/coq: Theorem1.interpolation_weak).
+    Its error is at most ``es[i-1]``; where ``z_{i-1}`` is itself an exact float64
+    the kink sits on it (relu(0) = 0, the weak interleaving ``z_{i-1} <= b_i < z_i``
+    of proofs/coq: Theorem1.interpolation_weak).
     """
-    above = xp.nextafter(hs[:-1] + (ls[:-1] + 2 * err), xp.asarray(math.inf, dtype=xp.float64))
-    if err == 0:
-        above = xp.where(ls[:-1] == 0, hs[:-1], above)
-    return above
+    up = xp.asarray(math.inf, dtype=xp.float64)
+    above = xp.nextafter(hs[:-1] + (ls[:-1] + 2 * es[:-1]), up)
+    return xp.where(xp.logical_and(es[:-1] == 0, ls[:-1] == 0), hs[:-1], above)
 
 
-def _biases(hu, lu, err: float, xp):
+def _biases(hu, lu, eu, xp):
     """All biases: ``b_0`` one gap below ``z_0`` (see :func:`_first_span`), then the kinks."""
-    span = _first_span(hu, err)
+    span = _first_span(hu, float(eu[0]))
     b0 = xp.nextafter(hu[:1] - span, xp.asarray(-math.inf, dtype=xp.float64))
-    return xp.concat([b0, _kinks(hu, lu, err, xp)])
+    return xp.concat([b0, _kinks(hu, lu, eu, xp)])
 
 
-def _too_close(hu, lu, b, err: float, xp):
+def _too_close(hu, lu, b, eu, xp):
     """For each i >= 1: no float64 bias separates ``z_{i-1}`` and ``z_i`` with the margins
-    of proofs/float64.md (S): ``b_i - z_{i-1} > err`` and ``z_i - b_i > 2 err + 4 (b_i - z_{i-1})``."""
+    of proofs/float64.md (S): ``b_i - z_{i-1} > err_{i-1}`` and
+    ``z_i - b_i > 2 err_i + 4 (b_i - z_{i-1})``."""
     u = (hu[1:] - b[1:]) + lu[1:]
     eps = (b[1:] - hu[:-1]) - lu[:-1]
-    bad = xp.logical_or(u <= 2 * err + 4 * eps, eps < 0)
-    return xp.logical_or(bad, eps <= err) if err > 0 else bad
+    bad = xp.logical_or(u <= 2 * eu[1:] + 4 * eps, eps < 0)
+    return xp.logical_or(bad, xp.logical_and(eu[:-1] > 0, eps <= eu[:-1]))
 
 
-def _check_separation(hu, lu, b, u, eps, err, order, keep, xp):
+def _check_separation(hu, lu, b, u, eps, eu, order, keep, xp):
     """Raise :class:`_Collision` naming the worst pair that no float64 bias separates."""
-    if not float(u[0]) > 2 * err:
-        raise _Collision(
-            f"point {int(order[0])} lies too close to 0 along a for its projection error",
-            refinable=err > 0,
-            gap=float(u[0]),
-        )
-    if hu.shape[0] < 2 or not bool(xp.any(_too_close(hu, lu, b, err, xp))):
+    if not float(u[0]) > 2 * float(eu[0]):
+        e0 = float(eu[0])
+        msg = f"point {int(order[0])} lies too close to 0 along a for its projection error"
+        raise _Collision(msg, refinable=e0 > 0, gap=float(u[0]), err=e0)
+    if hu.shape[0] < 2 or not bool(xp.any(_too_close(hu, lu, b, eu, xp))):
         return
-    bad = int(xp.argmin(u[1:] - 2 * err - 4 * eps)) + 1
+    bad = int(xp.argmin(u[1:] - 2 * eu[1:] - 4 * eps)) + 1
     slots = to_numpy(xp.nonzero(keep)[0]) if keep is not None else np.arange(hu.shape[0])
     i, j = int(order[int(slots[bad - 1])]), int(order[int(slots[bad])])
+    e = max(float(eu[bad - 1]), float(eu[bad]))
     raise _Collision(
         f"points {i} and {j} project to values {float(u[bad]):.3g} apart, too close to place "
         "a float64 bias between them",
         # the error bound, not float64's spacing, is what makes them too close
-        refinable=err > 0 and 64 * err > float(eps[bad - 1]),
+        refinable=e > 0 and 64 * e > float(eps[bad - 1]),
         gap=float((hu[bad] - hu[bad - 1]) + (lu[bad] - lu[bad - 1])),
+        err=e,
     )
 
 
@@ -459,8 +498,9 @@ def _expand(b, w, keep, xp):
 
 
 def _fused_stats(n, m, st):
-    limit, wmax, umin, ymax = (float(v) for v in st)
+    limit, wmax, umin, ymax, precision = (float(v) for v in st)
     return {
+        "precision": precision,
         "duplicates": int(n - m),
         "jacobi_sweeps": "sequential",
         "carry_sweeps": "sequential",
@@ -521,20 +561,23 @@ def _values_at_biases(y, rho, xp):
     return V, sweeps
 
 
-def _slope_grid(t, xp):
+def _slope_grid(t, u, ymax: float, xp):
     """Power-of-two grid per slope, shared with its neighbours.
 
     ``q_i = 2**(E_i - 49)`` with ``2**E_i > max(|t_{i-1}|, |t_i|, |t_{i+1}|)``:
     consecutive slopes rounded to their grids are multiples of a common power of
     two, and while every ``|slope| < 2**(E_i + 1)`` (a 2x margin for the error
     feedback) they are fewer than ``2**51`` units apart, so their difference is
-    exact in float64.
+    exact in float64. Small slopes (equal labels) still get a grid fine enough for
+    their own piece: at least ``2**-60 max|y| / u_i`` (a floor relative to the
+    largest slope anywhere would round the gentle slopes of long pieces to 0 where
+    slopes span more than 2**60, as with rows of very different sizes).
     """
     neigh = xp.abs(t)
     neigh[1:, ...] = xp.maximum(neigh[1:, ...], xp.abs(t[:-1, ...]))
     neigh[:-1, ...] = xp.maximum(neigh[:-1, ...], xp.abs(t[1:, ...]))
-    # zero slopes (equal labels) still get a grid the error feedback can use
-    neigh = xp.maximum(neigh, max(2.0**-1000, 2.0**-60 * float(xp.max(neigh))))
+    floor = xp.maximum((2.0**-60 * ymax) / u, xp.asarray(2.0**-1000, dtype=xp.float64))
+    neigh = xp.maximum(neigh, floor[:, None])
     if isinstance(neigh, np.ndarray):  # exact exponents without transcendental functions
         return np.ldexp(1.0, np.frexp(neigh)[1] - 49)
     # floor(log2(x)) + 1 > log2(x); the floor keeps q a power of two
@@ -587,7 +630,7 @@ def _round_slopes(s, q, b, u, eps, xp, ymax: float):
     return s_q, q, sweep
 
 
-def _exact_differences(s_q, q, xp):
+def _exact_differences(s_q, q, u, ymax, xp):
     """Weights ``w_i = s_i - s_{i-1}``, checked exact with TwoSum.
 
     Should the error feedback have pushed a slope past the 2x margin of a
@@ -600,12 +643,12 @@ def _exact_differences(s_q, q, xp):
             raise ValueError(_OVERFLOW.format("weight"))
         if not bool(xp.any(err != 0)):
             return xp.concat([s_q[:1, ...], diff]), s_q, q
-        q = _slope_grid(s_q, xp)
+        q = _slope_grid(s_q, u, ymax, xp)
         s_q = xp.round(s_q / q) * q
     raise RuntimeError("internal error: weight differences are not exact; please report this input")
 
 
-def _check_ties(X, ys, order, tied, xp, err: float = 0.0):
+def _check_ties(X, ys, order, tied, xp, es, gaps):
     """Tied projections must come from identical points with identical labels."""
     pos = to_numpy(xp.nonzero(tied)[0])
     order_np = to_numpy(order)
@@ -614,9 +657,12 @@ def _check_ties(X, ys, order, tied, xp, err: float = 0.0):
         i, j = int(order_np[t]), int(order_np[t + 1])
         xi, xj = to_numpy(X[i, ...]), to_numpy(X[j, ...])
         if not np.array_equal(xi, xj):
+            e = max(float(es[int(t)]), float(es[int(t) + 1]))
             raise _Collision(
                 f"distinct points {min(i, j)} and {max(i, j)} have the same projection",
-                refinable=err > 0,
+                refinable=e > 0,
+                gap=float(gaps[int(t)]),
+                err=e,
             )
         if not np.array_equal(ys_np[t], ys_np[t + 1]):
             i, j = sorted((i, j))
@@ -656,23 +702,23 @@ def _repair(prob: _Problem, a: np.ndarray, exc: _Collision, rng, max_tries: int)
                 pairs = _unique_pairs(np.concatenate([pairs, found]))
                 continue
             return a2, *solved, {"lines": line, "directions": len(counts) + 1}
-    raise ValueError(_refusal(Xh, found, counts, len(pairs), max_tries))
+    raise ValueError(_refusal(Xh, found, counts, (len(pairs), max_tries, prob.a_bits)))
 
 
-def _collision_pairs(Xh, hi, lo, err: float) -> np.ndarray:
+def _collision_pairs(Xh, hi, lo, err) -> np.ndarray:
     """Every pair (i, j) of distinct points that no float64 bias separates along ``a``."""
-    hi, lo = np.asarray(to_numpy(hi)), np.asarray(to_numpy(lo))
+    hi, lo, err = (np.asarray(to_numpy(v), dtype=np.float64) for v in (hi, lo, err))
     order = np.lexsort((lo, hi))
-    hs, ls = hi[order], lo[order]
-    tied = (hs[1:] - hs[:-1]) + (ls[1:] - ls[:-1]) <= 2 * err
+    hs, ls, es = hi[order], lo[order], err[order]
+    tied = (hs[1:] - hs[:-1]) + (ls[1:] - ls[:-1]) <= es[1:] + es[:-1]
     same = np.zeros_like(tied)
     same[tied] = np.all(Xh[order[1:][tied]] == Xh[order[:-1][tied]], axis=1)
     out = [np.stack([order[:-1][tied & ~same], order[1:][tied & ~same]], axis=1)]
     slots = np.flatnonzero(np.r_[True, ~tied])
-    hu, lu = hs[slots], ls[slots]
+    hu, lu, eu = hs[slots], ls[slots], es[slots]
     if len(slots) > 1:
-        b = np.r_[-np.inf, _kinks(hu, lu, err, np)]
-        k = np.flatnonzero(_too_close(hu, lu, b, err, np)) + 1
+        b = np.r_[-np.inf, _kinks(hu, lu, eu, np)]
+        k = np.flatnonzero(_too_close(hu, lu, b, eu, np)) + 1
         out.append(np.stack([order[slots[k - 1]], order[slots[k]]], axis=1))
     return np.concatenate(out).astype(np.int64)
 
@@ -761,14 +807,14 @@ def _widest_gaps(lo, hi) -> list[float]:
 def _imprecise(exc: _Collision) -> str:
     """One line for points the projection's error bound, not the direction, keeps together."""
     return (
-        f"{exc}: their distance along a is below the projection's error bound "
-        f"{exc.projections[2]:.1e}, which all rows share and more exact slices no longer "
-        "shrink (rows of very different magnitudes); rescale those rows or fit them separately"
+        f"{exc}: their distance along a is below the projection's error bound {exc.err:.1e}, "
+        "which more exact slices no longer shrink; rescale X or move these points apart"
     )
 
 
-def _refusal(Xh, found, counts, n_pairs: int, max_tries: int) -> str:
+def _refusal(Xh, found, counts, searched) -> str:
     """One line: which points, what was searched, and why it did not work."""
+    n_pairs, max_tries, bits = searched
     if len(found) == 0:
         return "no direction separated the points (internal error; please report this input)"
     diff = np.max(np.abs(Xh[found[:, 0]] - Xh[found[:, 1]]), axis=1)
@@ -779,11 +825,11 @@ def _refusal(Xh, found, counts, n_pairs: int, max_tries: int) -> str:
     return (
         f"points {i} and {j} (and {len(found) - 1} other pairs) project too close together "
         f"for a float64 bias between them along every direction tried: {len(counts)} "
-        f"directions, the first random and the rest from {max_tries} lines of directions "
-        f"searched exhaustively for one separating all {n_pairs} close pairs. Points {i} and "
-        f"{j} differ by {diff[k] / size[k]:.1e} relative to their size, and a bias needs "
-        "their projections a few float64 spacings (about 1e-15 relative) apart; a direction "
-        f"leaves on average {lam:.1f} pairs closer than that, so one that separates them all "
-        f"is too rare to find (about exp(-{lam:.1f}) of directions). Spread such points apart "
-        "or merge them before fitting"
+        f"directions, the first random, the others the best on {max_tries} lines through it, "
+        f"each line searched exhaustively for a direction separating all {n_pairs} close "
+        f"pairs (integer entries below 2**{bits}). Points {i} and {j} differ by "
+        f"{diff[k] / size[k]:.1e} relative to their size; a bias needs their projections "
+        "several float64 spacings (about 1e-15 relative to the projection) apart, and a "
+        f"direction leaves on average {lam:.1f} pairs closer than that. Spread or rescale "
+        "such points, or merge them, before fitting"
     )
