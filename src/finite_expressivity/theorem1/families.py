@@ -130,7 +130,27 @@ def points(draw, family: str, n: int, d: int) -> np.ndarray:
     rows and ``16 d + rows`` columns, ``near-duplicate-clusters`` a multiple of
     its cluster size (at most n).
     """
-    return _points(draw, family, n, d) + 0.0  # -0.0 becomes 0.0: "identical" is ==
+    return _within_float64(_points(draw, family, n, d)) + 0.0  # -0.0 becomes 0.0
+
+
+def _within_float64(X: np.ndarray) -> np.ndarray:
+    """Keep distinct points apart by more than float64 can blur.
+
+    A coordinate below ``2**-40`` of its row's largest becomes 0, and values of a
+    column within ``2**-44`` (relative) of each other become equal: otherwise two
+    points can differ by a few units in the last place (10 and 9.999999999999998,
+    say) in every direction, which no float64 bias separates (README, limits).
+    The near-duplicate families stay 1e-12 = 2**-40 apart.
+    """
+    X = np.where(np.abs(X) < 2.0**-40 * np.max(np.abs(X), axis=1, keepdims=True), 0.0, X)
+    for j in range(X.shape[1]):
+        order = np.argsort(X[:, j], kind="stable")
+        v = X[order, j]
+        for k in range(1, len(v)):
+            if abs(v[k] - v[k - 1]) <= 2.0**-44 * max(abs(v[k]), abs(v[k - 1])):
+                v[k] = v[k - 1]
+        X[order, j] = v
+    return X
 
 
 def _points(draw, family: str, n: int, d: int) -> np.ndarray:
