@@ -10,6 +10,9 @@
 # Installs mutmut itself (pinned) into the current Python, works in a temporary copy
 # of the tree (mutmut writes a mutants/ folder next to the code), and runs the
 # compiled loops as plain Python (NUMBA_DISABLE_JIT=1) so that their mutants run.
+# Lines that only spell out an error message are not mutated (do_not_mutate_patterns
+# below): their wording is checked by the tests that match messages, and a
+# mutated message is not a wrong network.
 # The last line is "mutation score: K killed, S survived, T timed out (P% killed)";
 # S counts mutants no test reached, P = K / (K + S + T). The surviving mutants are
 # listed in $OUT/survivors.txt (default: mutation-results/).
@@ -27,13 +30,16 @@ cp -r "$ROOT/src" "$ROOT/tests" "$ROOT/pyproject.toml" "$WORK/"
 find "$WORK" -name __pycache__ -prune -exec rm -rf {} +
 only=""
 for f in $MUTATE; do only+="    src/finite_expressivity/theorem1/$f"$'\n'; done
-# the killers: in-process tests only (a subprocess would import the unmutated tree)
+# the killers: in-process tests only (a subprocess would import the unmutated tree),
+# with Hypothesis seeded; the tests of the checker's own reporting (planted bugs,
+# counts) are left out: they exercise the harness, shrinking for seconds each
 cat > "$WORK/setup.cfg" <<CFG
 [mutmut]
 source_paths = src/finite_expressivity
 only_mutate =
 $only
 pytest_add_cli_args_test_selection =
+    tests/theorem1/test_internals.py
     tests/theorem1/test_construction.py
     tests/theorem1/test_certify.py
     tests/theorem1/test_deep.py
@@ -44,9 +50,14 @@ pytest_add_cli_args =
     no:cacheprovider
     -W
     ignore
+    --hypothesis-seed=0
     -k
-    not plain_python and not cli
-timeout_multiplier = 8.0
+    not plain_python and not cli and not planted_bug and not passed_counts and not does_not_recur
+timeout_multiplier = 5.0
+do_not_mutate_patterns =
+    ^\s*f?"[^"]*"\s*,?\s*$
+    raise \w+\(f?"
+    msg = f?"
 CFG
 cd "$WORK"
 export NUMBA_DISABLE_JIT=1 PYTHONHASHSEED=0

@@ -1,0 +1,229 @@
+"""The construction's and the certificate's helpers, on small cases worked out by hand:
+the collision search, the refinement rule, ties, and the diagnostics."""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from finite_expressivity import TwoLayerReLU, diagnose, fit
+from finite_expressivity.theorem1 import construction as C
+from finite_expressivity.theorem1 import oracle
+from finite_expressivity.theorem1.certify import _exact_order
+
+
+def test_more_slices():
+    assert C._more_slices(0.0, 29) == 2 and C._more_slices(-1.0, 29) == 2  # a tie: two more
+    assert C._more_slices(1.0, 29) == 1 and C._more_slices(0.5, 29) == 1
+    assert C._more_slices(2.0**40, 20) == 3  # two slices of 20 bits, and one to spare
+    assert C._more_slices(2.0**41, 20) == 4
+
+
+def test_unique_pairs():
+    got = C._unique_pairs(np.array([[3, 1], [1, 3], [2, 5], [5, 2], [0, 4]]))
+    assert got.tolist() == [[0, 4], [1, 3], [2, 5]]
+    assert C._unique_pairs(np.array([1, 2, 4, 3])).tolist() == [[1, 2], [3, 4]]
+    assert C._unique_pairs(np.zeros((0, 2), dtype=np.int64)).shape == (0, 2)
+
+
+def test_widest_gaps():
+    lo = np.array([-0.5, 0.1, 0.25, 2.0, -3.0, np.nan, 0.4, 0.5])
+    hi = np.array([-0.2, 0.3, 0.4, 3.0, -2.0, np.nan, 0.5, 0.6])
+    # free: [-1, -0.5] (0.5), [-0.2, 0.1] (0.3), [0.6, 1] (0.4); touching at 0.4 and 0.5
+    assert C._widest_gaps(lo, hi) == pytest.approx([-0.75, 0.8, -0.05], abs=1e-15)
+    assert C._widest_gaps(np.array([-2.0]), np.array([2.0])) == []
+    assert C._widest_gaps(np.zeros(0), np.zeros(0)) == [0.0]
+
+
+def test_failing_sets():
+    # between its roots: |0.5 + t| < 0.1 for t in (-0.6, -0.4)
+    lo, hi = C._failing_sets(np.array([0.5]), np.array([1.0]), np.array([0.1]), np.array([0.0]))
+    assert lo.tolist() == pytest.approx([-0.6]) and hi.tolist() == pytest.approx([-0.4])
+    # outside its roots: |0.5 + 0.1 t| < |0.1 + 0.5 t| for |t| > 1
+    lo, hi = C._failing_sets(np.array([0.5]), np.array([0.1]), np.array([0.1]), np.array([0.5]))
+    assert lo.tolist() == pytest.approx([-math.inf, 1.0]) and hi.tolist() == pytest.approx(
+        [-1.0, math.inf]
+    )
+    # a flat factor (h = cB): fails everywhere when it fails at t = 0, nowhere otherwise
+    for g, want in ((0.05, [(-math.inf, math.inf)]), (0.5, [])):
+        lo, hi = C._failing_sets(np.array([g]), np.array([0.5]), np.array([0.1]), np.array([0.5]))
+        assert list(zip(lo, hi)) == want
+    lo, hi = C._failing_sets(np.array([0.05]), np.array([-0.5]), np.array([0.1]), np.array([0.5]))
+    assert list(zip(lo, hi)) == [(-math.inf, math.inf)]
+
+
+def test_free_points_with_no_pairs_is_the_first_direction():
+    X = np.eye(2)
+    assert C._free_points(X, np.zeros((0, 2), dtype=np.int64), np.ones(2), np.ones(2)) == [0.0]
+
+
+def test_close_pairs():
+    z = np.array([0.0, 1e-9, 2e-9, 5.0, 5.0 + 1e-9, 10.0, 5.0 + 1e-9])
+    X = np.c_[z, np.arange(7.0)]
+    X[6] = X[4]  # an identical point: not a pair
+    got = C._close_pairs(X, z, np.zeros(7))
+    assert sorted(map(tuple, np.sort(got, axis=1).tolist())) == [
+        (0, 1),
+        (0, 2),
+        (1, 2),
+        (3, 4),
+        (3, 6),
+    ]
+    # a run of 70 points: each paired with its next 64
+    z = np.arange(70) * 1e-12 + 1.0
+    got = C._close_pairs(np.c_[z, np.zeros(70)], z, np.zeros(70))
+    assert int(np.max(np.abs(got[:, 1] - got[:, 0]))) == 64 and len(got) == sum(
+        70 - k for k in range(1, 65)
+    )
+
+
+def test_collision_pairs():
+    one_up = np.nextafter(1.0, 2.0)
+    hi = np.array([2.0, 1.0, 1.0, 0.0, 1.0, one_up])
+    lo = np.array([0.0, 1e-17, 3e-17, 0.0, 1e-17, 0.0])
+    X = np.array([[2.0], [1.0], [1.5], [0.0], [1.0], [1.7]])  # rows 1 and 4 identical
+    got = C._collision_pairs(X, hi, lo, np.zeros(6))
+    # 1 and 4 tie but are one point; 2 lies within an ulp of them, 5 right after
+    assert sorted(map(tuple, np.sort(got, axis=1).tolist())) == [(1, 2), (2, 5)]
+    ties = C._collision_pairs(X, hi, lo, np.full(6, 1e-16))  # bounds wider than the gaps
+    assert (2, 4) in set(map(tuple, np.sort(ties, axis=1).tolist()))  # 4 sorts after 1
+
+
+def test_check_ties_reports_the_pair_and_its_error_bound():
+    X = np.array([[0.0], [1.0], [0.0], [2.0]])
+    ys = np.zeros((4, 1))
+    order = np.array([0, 2, 3, 1])
+    es, gaps = np.array([1e-9, 3e-9, 0.0, 0.0]), np.array([2e-9, 1.0, 1.0])
+    C._check_ties(X, ys, order, np.array([True, False, False]), np, es, gaps)  # 0 and 2 identical
+    X[2, 0] = 1e-10
+    with pytest.raises(
+        C._Collision, match=r"^distinct points 0 and 2 have the same projection$"
+    ) as info:
+        C._check_ties(X, ys, order, np.array([True, False, False]), np, es, gaps)
+    exc = info.value
+    assert (exc.err, exc.gap, exc.refinable, exc.precision_limited) == (3e-9, 2e-9, True, False)
+    with pytest.raises(C._Collision) as info:
+        C._check_ties(X, ys, order, np.array([True, False, False]), np, np.zeros(4), gaps)
+    assert not info.value.refinable
+    X[2, 0] = 0.0
+    ys[1] = 1.0  # ys is in sorted order: the second of the tied pair
+    with pytest.raises(
+        ValueError,
+        match=r"^points 0 and 2 are identical but have different labels; no function can fit "
+        r"both: remove one or make their labels agree$",
+    ):
+        C._check_ties(X, ys, order, np.array([True, False, False]), np, es, gaps)
+
+
+def test_refusal_names_the_closest_pair_and_the_search():
+    X = np.array([[1.0, 0.0], [1.0 + 1e-15, 0.0], [5.0, 5.0], [5.001, 5.0]])
+    msg = C._refusal(X, np.array([[2, 3], [1, 0]]), [2, 1, 3], (10, 4, 20))
+    assert msg.startswith("points 0 and 1 (and 1 other pairs) project too close together")
+    for part in (
+        "3 directions",
+        "on 4 lines",
+        "all 10 close pairs",
+        "below 2**20",
+        "by 1.1e-15 relative",
+        "on average 2.0 pairs",
+    ):
+        assert part in msg, msg
+    assert C._refusal(X, np.zeros((0, 2), dtype=np.int64), [0], (0, 1, 20)).startswith(
+        "no direction separated the points"
+    )
+
+
+def _clusters(seed, k, rel):
+    rng = np.random.default_rng(seed)
+    X = np.repeat(rng.standard_normal((k, 8)), 5, axis=0)
+    return X * (1 + rel * rng.standard_normal(X.shape)), rng.integers(0, 10, 5 * k).astype(float)
+
+
+@pytest.mark.parametrize("seed,tries,lines", [(5, 2, 2), (2, 3, 4), (3, 6, 6), (0, 2, 1)])
+def test_repair_counts_directions_and_lines(seed, tries, lines):
+    """The repair is deterministic: these counts pin its search (candidates that fail
+    move on to the next stretch of the line, then to the next line)."""
+    X, y = _clusters(seed, 200, 1e-13)
+    net = fit(X, y, seed=7)
+    assert (net.info["tries"], net.info["repair_lines"]) == (tries, lines)
+
+
+def test_info_keys():
+    net = fit(np.arange(6.0).reshape(3, 2), np.arange(3.0), seed=0)
+    assert set(net.info) == {
+        "seed",
+        "tries",
+        "repair_lines",
+        "a_bits",
+        "slice_bits",
+        "duplicates",
+        "jacobi_sweeps",
+        "carry_sweeps",
+        "float64_limit",
+        "max_abs_weight",
+        "min_projection_gap",
+        "slices",
+        "projection_error_bound",
+    }
+    assert net.info["seed"] == 0 and net.info["tries"] == 1 and net.info["repair_lines"] == 0
+
+
+def test_diagnostics_equal_an_exact_computation(rng):
+    X = rng.standard_normal((30, 3))
+    X[7] = X[3]
+    y = rng.integers(0, 10, 30).astype(float)
+    y[7] = y[3]
+    net = fit(X, y, seed=2)
+    dg = diagnose(net, X, tol=1e-7)
+    z, E = oracle._projections(X, net.a)
+    zs = sorted(z)
+    diffs = [b - a for a, b in zip(zs, zs[1:])]
+    min_gap = float(Fraction(min(d for d in diffs if d > 0)) * Fraction(2) ** E)
+    assert dg.min_gap == min_gap and dg.duplicates == 1
+    zmax = max(abs(float(Fraction(v) * Fraction(2) ** E)) for v in z)
+    assert dg.max_abs_projection == pytest.approx(zmax, rel=1e-15)
+    assert dg.projection_digits == pytest.approx(math.log10(zmax / min_gap), rel=1e-12)
+    smax = max(abs(v) for v in oracle.reference_outputs(net.a, net.b, np.abs(net.w), X)[0])
+    assert dg.digits_needed == pytest.approx(math.log10(float(smax) / 1e-7), rel=1e-12)
+    assert dg.max_abs_weight == float(np.max(np.abs(net.w)))
+
+
+def test_diagnostics_of_degenerate_networks():
+    one = fit(np.array([[1.0, 2.0]]), np.array([3.0]), seed=0)
+    dg = diagnose(one, np.array([[1.0, 2.0]]))
+    assert dg.min_gap == math.inf and dg.projection_digits == 0.0 and dg.duplicates == 0
+    zero = TwoLayerReLU(np.array([1.0]), np.array([0.0, 1.0]), np.zeros(2))
+    assert diagnose(zero, np.array([[2.0], [3.0]])).digits_needed == 0.0
+
+
+def test_exact_order_sorts_every_run_of_close_projections(rng):
+    """Exact projections close enough that their float64 values tie or misorder: each
+    run (and its margin of two) is sorted exactly, anywhere in the array."""
+    for trial in range(20):
+        base = 2**60
+        Z = np.array(sorted(rng.choice(10**6, 40, replace=False)), dtype=object)
+        Z = Z + base  # float64 values of these tie within runs of up to 256
+        Z[: trial % 5] -= 2**55  # some well-separated ones before ...
+        Z[40 - trial % 7 :] += 2**56  # ... and after
+        zs = np.array([float(v) for v in Z])
+        order = np.argsort(zs, kind="stable")
+        shuffled = Z[order].copy()
+        for i in range(0, 40, 3):  # misorder neighbours with equal float values
+            if i + 1 < 40 and zs[order][i] == zs[order][i + 1]:
+                shuffled[i], shuffled[i + 1] = shuffled[i + 1], shuffled[i]
+        got = _exact_order(shuffled, zs[order])
+        assert list(got) == sorted(Z), trial
+
+
+def test_float64_limit_message_of_the_inseparable_refusal():
+    c = np.array([1.3, -0.7])
+    k = np.arange(-20, 21)
+    K1, K2 = np.meshgrid(k, k)
+    X = np.stack([c[0] + K1.ravel() * np.spacing(c[0]), c[1] + K2.ravel() * np.spacing(c[1])], 1)
+    with pytest.raises(ValueError) as info:
+        fit(X, (np.arange(len(X)) % 2).astype(float), seed=0, max_tries=1)
+    assert re.search(r"leaves on average \d+\.\d pairs closer", str(info.value))
