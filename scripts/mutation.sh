@@ -53,7 +53,7 @@ pytest_add_cli_args =
     --hypothesis-seed=0
     -k
     not plain_python and not cli and not planted_bug and not passed_counts and not does_not_recur
-timeout_multiplier = 5.0
+timeout_multiplier = 3.0
 do_not_mutate_patterns =
     ^\s*f?"[^"]*"\s*,?\s*$
     raise \w+\(f?"

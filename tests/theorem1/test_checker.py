@@ -163,3 +163,11 @@ def test_cli_json(capsys):
 def test_cli_rejects_bad_counts(capsys):
     assert main(["check", "--examples", "0"]) == 1
     assert "--examples must be at least 1" in capsys.readouterr().err
+
+
+def test_cli_table(capsys):
+    assert main(["check", "--examples", str(len(FAMILIES)), "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"examples {len(FAMILIES)}, passed {len(FAMILIES)}, failed 0")
+    rows = [line for line in out.splitlines()[1:] if line.strip()]
+    assert len(rows) == len(FAMILIES) and len({line.rindex(" ") for line in rows}) == 1  # aligned

@@ -16,7 +16,8 @@ random labels. The float64 choices here (proved in ``proofs/float64.md``):
    reach ``|dy| / min gap`` (about 1e9 on MNIST), so a plain dot product is not
    accurate enough.
 2. **Kinks right after the previous point.** ``b_i`` is the first float64
-   certainly above ``z_{i-1}`` (or ``z_{i-1}`` itself when that is an exact float64) (``b_1`` sits about one data range below ``z_1``). Then the
+   certainly above ``z_{i-1}`` (or ``z_{i-1}`` itself when that is an exact
+   float64; ``b_1`` sits about one gap below ``z_1``). Then the
    slope on the piece holding ``z_i`` is essentially the secant slope
    ``(y_i - y_{i-1}) / (z_i - z_{i-1})``: slopes do not build up along the line
    as they do with midpoint biases (``s_i = -s_{i-1} + 2 dy / gap``).
@@ -26,14 +27,16 @@ random labels. The float64 choices here (proved in ``proofs/float64.md``):
    Each slope is then rounded to a power-of-two grid shared with its
    neighbours, so ``w_i = s_i - s_{i-1}`` is computed exactly and the exact
    prefix sums of the stored weights equal the stored slopes: no rounding error
-   of a weight ever reaches the points to its right.
-
+   of a weight ever reaches the points to its right. Error feedback passes each
+   slope's rounding on to the next piece, and next to a much steeper piece
+   (where the grid is coarse) the kink is moved to where the rounded slope
+   still meets its label (:mod:`finite_expressivity.theorem1.compiled`).
 4. **Pieces long against the projection's error.** The projection error
-   ``err`` reaches a point's output through its slope, as ``err * |s_i|``
-   with ``|s_i|`` about ``|dy| / u_i`` (``u_i = z_i - b_i``). Every piece is
-   kept at least ``2**26 err`` long: the first kink sits at least
-   ``2**27 err`` below the first point, and where two points are closer the
-   projection is recomputed with more exact slices.
+   ``err_i`` (bounded per row) reaches a point's output through its slope, as
+   ``err_i * |s_i|`` with ``|s_i|`` about ``|dy| / u_i`` (``u_i = z_i - b_i``).
+   Every piece is kept at least ``2**26 err_i`` long: the first kink sits at
+   least ``2**27 err_1`` below the first point, and where two points are closer
+   the projection is recomputed with more exact slices.
 5. **Collisions repaired, not retried blindly.** Where some pairs of distinct
    points project too close together for a float64 bias between them, the
    directions on random lines through ``a`` are searched exhaustively (the
@@ -73,6 +76,7 @@ _CLOSE = 2.0**-24  # pairs closer than this (relative to the largest projection)
 _WINDOW = 64  # sorted neighbours paired within a run of close points
 _MAX_PAIRS = 2_000_000
 _CANDIDATES = 8  # free stretches of a line tried, widest first
+_MAX_REFINE = 16  # projections recomputed with more slices, at most (each divides err by 2**bits)
 
 
 class _Collision(Exception):
@@ -203,10 +207,11 @@ def _random_direction(rng, prob: _Problem) -> np.ndarray:
     d = prob.X.shape[1]
     if d == 1:  # on a line the points are already sorted by x: z = x exactly
         return np.ones(1)
-    while True:
+    for _ in range(64):  # all-zero has probability 2**-(21 d)
         a = rng.integers(-(2**prob.a_bits), 2**prob.a_bits + 1, size=d).astype(np.float64)
         if np.any(a):
             return a
+    raise RuntimeError("internal error: 64 random directions were all zero; please report")
 
 
 def _fit_direction(prob: _Problem, a_np: np.ndarray):
@@ -220,7 +225,7 @@ def _fit_direction(prob: _Problem, a_np: np.ndarray):
     n_exact = plan.n_exact if prob.fused is None else min(plan.n_exact, 3)
     limit = max(n_exact, math.ceil(2200 / plan.bits) + 1)  # past the float64 exponent range
     refines, last = 0, math.inf  # refinements asked for by collisions, and their error bound
-    while True:
+    for step in range(_MAX_REFINE + 1):
         hi, lo, err = _project(prob, a_np, n_exact)  # err: a bound per row
         try:
             (b, w), stats = _solve(prob.X, prob.y, hi, lo, err, prob.xp, prob.fused)
@@ -235,11 +240,12 @@ def _fit_direction(prob: _Problem, a_np: np.ndarray):
             n_exact = min(limit, n_exact + _more_slices(shrink, plan.bits))
             continue
         ratio = stats.pop("precision")  # min_i (z_i - b_i) / err_i
-        if ratio >= _PRECISION or n_exact >= limit:
+        if ratio >= _PRECISION or n_exact >= limit or step == _MAX_REFINE:
             emax = float(prob.xp.max(err)) if err.shape[0] else 0.0
             stats.update(slices=n_exact + 1, projection_error_bound=emax)
             return (b, w), stats
         n_exact = min(limit, n_exact + _more_slices(_PRECISION / ratio, plan.bits))
+    raise RuntimeError("internal error: the projection was refined without end; please report")
 
 
 def _more_slices(shrink: float, bits: int) -> int:
@@ -548,7 +554,9 @@ def _values_at_biases(y, rho, xp):
     changed = xp.nonzero(_any_row(xp.abs(move[:-1]) * rho[1:] > tiny, xp))[0] + 1
     sweeps = 1
     # ``changed`` holds the i whose V_i moved enough to move V_{i+1} by more than tiny
-    while changed.shape[0] and sweeps < _MAX_JACOBI + m:
+    for _ in range(_MAX_JACOBI + m - 1):
+        if not changed.shape[0]:
+            break
         src = changed
         yv = xp.take(y, src, axis=0)
         new = yv + xp.take(rho, src, axis=0) * (yv - xp.take(V, src, axis=0))
@@ -609,7 +617,9 @@ def _round_slopes(s, q, b, u, eps, xp, ymax: float):
         t = xp.asarray(s, copy=True)
         # pieces whose rounding shifts the values to their right by more than noise
         src = xp.nonzero(_any_row(xp.abs((s_q[:-1, ...] - s[:-1, ...]) * length) > noise, xp))[0]
-        while src.shape[0] and sweep < _MAX_CARRY:
+        for _ in range(_MAX_CARRY):  # a for loop: a bound no edit can remove
+            if not src.shape[0]:
+                break
             sweep += 1
             dst = src + 1
             t_src = xp.take(t, src, axis=0)
