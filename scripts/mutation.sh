@@ -60,7 +60,7 @@ do_not_mutate_patterns =
     msg = f?"
 CFG
 cd "$WORK"
-export NUMBA_DISABLE_JIT=1 PYTHONHASHSEED=0
+export NUMBA_DISABLE_JIT=1 PYTHONHASHSEED=0 FE_MUTATION=1  # tests/theorem1/conftest.py
 start=$(date +%s)
 "$PY" -m mutmut run --max-children "${JOBS:-2}" > "$OUT/mutmut.log" 2>&1 || {
   tail -30 "$OUT/mutmut.log"; echo "mutmut failed (log: $OUT/mutmut.log)"; exit 1; }

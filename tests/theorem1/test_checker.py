@@ -4,6 +4,7 @@ with oracles of its own, and reports a shrunk, runnable counterexample."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -22,23 +23,26 @@ from finite_expressivity.theorem1.checker import (
     run_check,
 )
 
+_FEW = bool(os.environ.get("FE_MUTATION"))  # the mutation run: a few examples each
 
-@settings(max_examples=60, deadline=None)
+
+@settings(max_examples=8 if _FEW else 60, deadline=None)
 @given(examples())
 def test_every_property_holds(ex):
     check_example(ex)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=4 if _FEW else 15, deadline=None)
 @given(examples(families=["gaussian", "clusters", "near-duplicates"], max_n=64))
 def test_every_property_holds_up_to_64_points(ex):
     check_example(ex)
 
 
 def test_run_check_covers_every_family():
-    report = run_check(len(FAMILIES) * 2, seed=4)
+    count = len(FAMILIES) * (1 if _FEW else 2)
+    report = run_check(count, seed=4)
     assert report.failed == 0 and report.failure is None
-    assert report.examples == report.passed == len(FAMILIES) * 2
+    assert report.examples == report.passed == count
     assert set(report.families) == set(FAMILIES) and all(v >= 1 for v in report.families.values())
 
 

@@ -232,8 +232,9 @@ def _first_span(hu, err):  # err: the first point's error bound
     return max(max(span, 2.0**-40 * h0), max(_FIRST_PIECE * err, 2.0**-1000))
 
 
-def _place_kinks(hu, lu, yu, eu, b, u, s):
-    """Biases, the gaps ``u_i = z_i - b_i`` and the slopes of the exact value recurrence.
+def _place_kinks(hu, lu, yu, eu, b, u, s, Vs):
+    """Biases, the gaps ``u_i = z_i - b_i``, the values ``Vs`` at the kinks and the slopes
+    of the exact value recurrence.
 
     ``eu`` holds each point's projection error bound. ``b_0`` sits
     :func:`_first_span` below ``z_0``; ``b_i`` is the first float64 certainly above
@@ -253,6 +254,7 @@ def _place_kinks(hu, lu, yu, eu, b, u, s):
     ymax = 0.0
     for i in range(m):
         ymax = max(ymax, abs(yu[i]))
+        Vs[i] = V
         s[i] = (yu[i] - V) / u[i]
         if not abs(s[i]) <= 1.7e308:
             return 2, i, umin, ratio, top, ymax
@@ -352,36 +354,60 @@ def _best_kink(hu, lu, yu, eu, i, prev, q, t_max, stop, b0):
     return found if found_miss < miss else best
 
 
-def _round_with_feedback(hu, lu, yu, eu, b, u, s, q, s_q, w, tau, stop):
+def _ratios(hu, lu, b, u, ratio, sig):
+    """``ratio_i = (b_i - b_{i-1}) / u_i`` and ``sig_i = (b_i - z_{i-1}) / u_i`` (i >= 1):
+    what the carry per unit of piece i owes to the previous piece's rounding and carry."""
+    for i in prange(1, b.shape[0]):
+        ratio[i] = (b[i] - b[i - 1]) / u[i]
+        sig[i] = ((b[i] - hu[i - 1]) - lu[i - 1]) / u[i]
+
+
+def _move_kink(hu, lu, b, u, ratio, sig, i, new):
+    """Put kink i at ``new`` and update what depends on it."""
+    b[i] = new
+    u[i] = (hu[i] - b[i]) + lu[i]
+    ratio[i] = (b[i] - b[i - 1]) / u[i]
+    sig[i] = ((b[i] - hu[i - 1]) - lu[i - 1]) / u[i]
+    if i + 1 < b.shape[0]:
+        ratio[i + 1] = (b[i + 1] - b[i]) / u[i + 1]
+
+
+def _round_with_feedback(hu, lu, yu, eu, b, u, s, q, s_q, w, Vs, ratio, sig, tau, stop):
     """Slopes rounded to their grids with sequential error feedback; exact weights.
 
-    ``carry`` is the value error at kink i that piece i absorbs:
+    The carry is the value error at kink i that piece i absorbs,
     ``c_i = delta_{i-1} l_{i-1} - rho_{i-1} c_{i-1}`` (``delta`` the previous
     slope's rounding against its target, ``l`` its piece's length, ``rho`` the
-    kink's offset past the previous point over that point's gap). Where the grid
-    makes the worst miss ``q_i u_i / 2`` exceed ``tau``, the kink is searched.
-    Returns ``(status, index, largest miss, max|w|)``: status 0 ok, 2 a weight
-    overflows, 3 a weight is inexact.
+    kink's offset past the previous point over that point's gap); the loop keeps
+    it per unit of the piece, ``k_i = c_i / u_i = delta_{i-1} ratio_i - sig_i
+    k_{i-1}`` (:func:`_ratios`), so that it only multiplies. Where the grid makes
+    the worst miss ``q_i u_i / 2`` exceed ``tau``, the kink is searched; once one
+    moved, the values ``Vs`` and slopes ``s`` after it are recomputed. Returns
+    ``(status, index, largest miss, max|w|)``: status 0 ok, 2 a weight overflows,
+    3 a weight is inexact.
     """
     m = hu.shape[0]
-    V = 0.0
-    carry = 0.0
+    k = 0.0
     t = 0.0
     limit = 0.0
     wmax = 0.0
+    moved = False
     for i in range(m):
         if i > 0:
             delta = s_q[i - 1] - t  # t still holds the previous target
             if q[i] * u[i] > 2.0 * tau:
-                prev = (b[i - 1], u[i - 1], V, carry, delta, s_q[i - 1])
+                prev = (b[i - 1], u[i - 1], Vs[i - 1], k * u[i - 1], delta, s_q[i - 1])
                 t_max = 2.0**49 * min(q[i], 4.0 * q[i - 1])  # keeps the weights exact
-                b[i] = _best_kink(hu, lu, yu, eu, i, prev, q[i], t_max, (stop, tau), b[i])
-                u[i] = (hu[i] - b[i]) + lu[i]
-            rho = ((b[i] - hu[i - 1]) - lu[i - 1]) / u[i - 1]
-            carry = delta * (b[i] - b[i - 1]) - rho * carry
-            V = yu[i - 1] + rho * (yu[i - 1] - V)
-            s[i] = (yu[i] - V) / u[i]
-        t = s[i] - carry / u[i]
+                new = _best_kink(hu, lu, yu, eu, i, prev, q[i], t_max, (stop, tau), b[i])
+                if new != b[i]:
+                    _move_kink(hu, lu, b, u, ratio, sig, i, new)
+                    moved = True
+            if moved:  # the values at the kinks after a moved one
+                rho = ((b[i] - hu[i - 1]) - lu[i - 1]) / u[i - 1]
+                Vs[i] = yu[i - 1] + rho * (yu[i - 1] - Vs[i - 1])
+                s[i] = (yu[i] - Vs[i]) / u[i]
+            k = delta * ratio[i] - sig[i] * k
+        t = s[i] - k
         if i > 0:  # a carry can take the target past the grid's range: widen the grid
             q[i] = max(q[i], _grid_of(max(abs(t), abs(s_q[i - 1]))))
         s_q[i] = _round_to(t, q[i])
@@ -408,22 +434,23 @@ def _slopes(hi, lo, y, err, order, work, stats):
     ``stats`` receives (largest miss of a rounded slope, max|w|, min gap u, max|y|,
     min u_i / err_i).
     """
-    hu, lu, yu, eu, b, u, s, q, s_q, w = work
+    hu, lu, yu, eu, b, u, s, q, s_q, w, Vs, ratio, sig = work
     _gather(hi, lo, y, err, order, hu, lu, yu, eu)
-    status, idx, umin, ratio, top, ymax = _place_kinks(hu, lu, yu, eu, b, u, s)
+    status, idx, umin, precision, top, ymax = _place_kinks(hu, lu, yu, eu, b, u, s, Vs)
     if status != 0:
         return status, idx
     # power-of-two grids shared with the neighbours (2x margin for the feedback)
     _grids(s, u, ymax, q)
+    _ratios(hu, lu, b, u, ratio, sig)
     scale = max(1.0, ymax)
     status, idx, limit, wmax = _round_with_feedback(
-        hu, lu, yu, eu, b, u, s, q, s_q, w, _SEARCH * scale, _SEARCH_STOP * scale
+        hu, lu, yu, eu, b, u, s, q, s_q, w, Vs, ratio, sig, _SEARCH * scale, _SEARCH_STOP * scale
     )
     stats[0] = limit
     stats[1] = wmax
     stats[2] = umin
     stats[3] = ymax
-    stats[4] = ratio
+    stats[4] = precision
     return status, idx
 
 
@@ -438,7 +465,7 @@ def slopes_and_weights(hi, lo, y, order, err):
     not exact (3), or two projections tie (4), at sorted position ``index``.
     """
     m = hi.shape[0]
-    work = tuple(np.empty(m) for _ in range(10))
+    work = tuple(np.empty(m) for _ in range(13))
     stats = np.zeros(5)
     status, idx = _slopes(
         *(np.ascontiguousarray(v, dtype=np.float64) for v in (hi, lo, y, err)),
@@ -467,5 +494,7 @@ _place_kinks = _jit(_place_kinks, error_model="numpy")
 _targets = _jit(_targets, error_model="numpy")
 _scan = _jit(_scan, error_model="numpy")
 _best_kink = _jit(_best_kink, error_model="numpy")
+_ratios = _jit(_ratios, parallel=True, error_model="numpy")
+_move_kink = _jit(_move_kink, error_model="numpy")
 _round_with_feedback = _jit(_round_with_feedback, error_model="numpy")
 _slopes = _jit(_slopes, error_model="numpy")
