@@ -53,7 +53,7 @@ pytest_add_cli_args =
     --hypothesis-seed=0
     -k
     not plain_python and not cli and not planted_bug and not passed_counts and not does_not_recur
-timeout_multiplier = 3.0
+timeout_multiplier = 2.0
 do_not_mutate_patterns =
     ^\s*f?"[^"]*"\s*,?\s*$
     raise \w+\(f?"
@@ -61,6 +61,8 @@ do_not_mutate_patterns =
 CFG
 cd "$WORK"
 export NUMBA_DISABLE_JIT=1 PYTHONHASHSEED=0 FE_MUTATION=1  # tests/theorem1/conftest.py
+# one thread each: a BLAS thread pool inherited by a forked test process spins
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 start=$(date +%s)
 "$PY" -m mutmut run --max-children "${JOBS:-2}" > "$OUT/mutmut.log" 2>&1 || {
   tail -30 "$OUT/mutmut.log"; echo "mutmut failed (log: $OUT/mutmut.log)"; exit 1; }

@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from finite_expressivity import TwoLayerReLU, diagnose, fit
+from finite_expressivity import TwoLayerReLU, certify, diagnose, fit
 from finite_expressivity.theorem1 import construction as C
 from finite_expressivity.theorem1 import oracle
 from finite_expressivity.theorem1.certify import _exact_order
@@ -227,3 +227,124 @@ def test_float64_limit_message_of_the_inseparable_refusal():
     with pytest.raises(ValueError) as info:
         fit(X, (np.arange(len(X)) % 2).astype(float), seed=0, max_tries=1)
     assert re.search(r"leaves on average \d+\.\d pairs closer", str(info.value))
+
+
+def test_precision_ratio():
+    u = np.array([5.0, 1.0, 2.0, 3.0])
+    assert C._precision(u, np.array([0.0, 0.5, 0.0, 0.25]), np) == 2.0  # min(1/0.5, 3/0.25)
+    assert C._precision(u, np.zeros(4), np) == math.inf  # exact projections
+    assert C._precision(u[:1], np.ones(1), np) == math.inf  # one piece: its own rule
+    assert C._precision(u, np.array([9.0, 0.0, 0.0, 0.25]), np) == 12.0  # the first is not counted
+
+
+def test_free_points_on_a_line_avoid_the_one_pair():
+    """One pair 1e-15 apart (relative) along x: on the line a + t v the directions that
+    keep it apart are the t where the x-weight dominates; the midpoints lie there."""
+    X = np.array([[1.0, 1.0], [1.0 + 4e-15, 1.0]])
+    a, v = np.array([1.0, -1.0]), np.array([0.0, 1.0])
+    pts = C._free_points(X, np.array([[0, 1]]), a, v)
+    assert pts and all(-1 <= t <= 1 for t in pts)
+    for t in pts:  # each candidate keeps the pair 3.5 spacings apart
+        d = a + t * v
+        z = X @ d
+        assert abs(z[1] - z[0]) >= 3.5 * 2.0**-52 * np.max(np.abs(z))
+
+
+def test_array_path_with_several_outputs_and_near_duplicates(rng):
+    """k outputs share the kinks (no kink search): the carries alone keep the values right
+    next to near-duplicates 1e-6 apart; duplicates get zero weights."""
+    X = rng.standard_normal((300, 4))
+    X[100:150] = X[:50] * (1 + 1e-6)
+    X[200:210] = X[0]
+    Y = np.eye(3)[rng.integers(0, 3, 300)]
+    Y[200:210] = Y[0]
+    net = fit(X, Y, seed=1)
+    cert = certify(net, X, Y)
+    assert cert.certified and cert.max_residual < 1e-8
+    assert net.info["duplicates"] == 10 and int(np.sum(np.all(net.w == 0, axis=1))) >= 10
+    assert net.info["min_projection_gap"] == pytest.approx(
+        float(np.min(np.diff(np.unique(X @ net.a)))), rel=1e-3
+    )
+
+
+def _spec_bound(x, a, bits, n_exact):
+    """The compiled projection's error bound for one row, from proofs/float64.md (Section
+    2): slice on the row's own grid, gamma_{d+1} sum |r_j a_j| for the rounded remainder,
+    plus u (|l| + |l2|) for the two additions that gather the slices."""
+    d = len(x)
+    e_top = math.frexp(float(np.max(np.abs(x))))[1] if np.any(x) else 0
+    r = x.copy()
+    parts = []
+    for k in range(n_exact):
+        sig = math.ldexp(1.5, e_top - (k + 1) * bits + 52)
+        xk = (r + sig) - sig
+        r = r - xk
+        parts.append(
+            Fraction(0) + sum(Fraction(float(v)) * Fraction(float(w)) for v, w in zip(xk, a))
+        )
+    gamma = (d + 1) * 2.0**-53 / (1 - (d + 1) * 2.0**-53)
+    return gamma * float(np.sum(np.abs(r * a))), float(np.sum(r * a))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 7, 8, 9, 13])
+@pytest.mark.parametrize("n_exact", [1, 2, 3])
+def test_compiled_projection_is_a_double_double_within_its_bound(rng, d, n_exact):
+    """Every row: hi + lo is the exact projection to within the row's bound, |lo| is at most
+    half an ulp of hi, and the bound is the one of proofs/float64.md (to rounding)."""
+    pytest.importorskip("numba")
+    from finite_expressivity.theorem1 import compiled
+
+    X = rng.standard_normal((40, d)) * 10.0 ** rng.integers(-3, 4, (40, 1))
+    X[0] = 0.0
+    a = rng.integers(-(2**20), 2**20 + 1, d).astype(float)
+    bits = 53 - 20 - max(0, math.ceil(math.log2(d))) - 1
+    hi, lo, err = compiled.project(X, a, bits, n_exact)
+    for i in range(40):
+        exact = sum(Fraction(float(v)) * Fraction(float(w)) for v, w in zip(X[i], a))
+        assert abs(exact - Fraction(float(hi[i])) - Fraction(float(lo[i]))) <= Fraction(
+            float(err[i])
+        )
+        assert abs(lo[i]) <= np.spacing(abs(hi[i])) / 2
+        spec, rest = _spec_bound(X[i], a, bits, n_exact)
+        # u (|l| + |l2|): the low parts gathered before the last TwoSum
+        slack = 4 * 2.0**-53 * (abs(rest) + 2 * np.spacing(abs(hi[i])))
+        assert spec <= err[i] <= spec * (1 + 1e-12) + slack
+
+
+def test_compiled_projection_refuses_non_finite_and_huge_rows():
+    pytest.importorskip("numba")
+    from finite_expressivity.theorem1 import compiled
+
+    a = np.array([3.0, -2.0, 1.0, 5.0, 7.0])
+    X = np.ones((6, 5))
+    X[4, 2] = np.nan
+    assert compiled.project(X, a, 20, 2)[0] is None
+    X[4, 2] = 2.0**950
+    with pytest.raises(ValueError, match="above 2\\*\\*900"):
+        compiled.project(X, a, 20, 2)
+    with pytest.raises(ValueError, match="at most 3 exact slices"):
+        compiled.project(np.ones((2, 5)), a, 20, 4)
+
+
+def test_diagnostics_of_small_projections_and_a_one_unit_gap():
+    """Projections below 1 still give digits; a gap of one unit of the exact scale counts."""
+    X = np.array([[1e-9], [np.nextafter(1e-9, 1.0)], [3e-9]])  # one ulp apart: one unit
+    net = fit(X, np.array([0.0, 1.0, 0.0]), seed=0)
+    dg = diagnose(net, X, tol=1e-6)
+    assert dg.min_gap == X[1, 0] - X[0, 0] and dg.max_abs_projection < 1
+    assert dg.projection_digits == pytest.approx(math.log10(dg.max_abs_projection / dg.min_gap))
+    small = TwoLayerReLU(np.array([1.0]), np.array([0.0]), np.array([1e-9]))
+    assert diagnose(small, np.array([[0.5]]), tol=1e-12).digits_needed == pytest.approx(
+        math.log10(0.5e-9 / 1e-12)
+    )
+
+
+def test_exact_order_repairs_float_values_a_few_ulps_off(rng):
+    """The float approximations can be a few ulps off and so misorder neighbours that are
+    not equal as floats; within 4 spacings they are sorted exactly."""
+    for _ in range(20):
+        Z = np.array(sorted(rng.choice(2**12, 30, replace=False)), dtype=object) + 2**60
+        zs = np.array([float(v) for v in Z]) + rng.integers(-2, 3, 30) * 256.0  # +-2 ulps
+        order = np.argsort(zs, kind="stable")
+        got = _exact_order(Z[order], zs[order])
+        assert list(got) == sorted(Z)
