@@ -10,9 +10,13 @@
 # Installs mutmut itself (pinned) into the current Python, works in a temporary copy
 # of the tree (mutmut writes a mutants/ folder next to the code), and runs the
 # compiled loops as plain Python (NUMBA_DISABLE_JIT=1) so that their mutants run.
-# Lines that only spell out an error message are not mutated (do_not_mutate_patterns
-# below): their wording is checked by the tests that match messages, and a
-# mutated message is not a wrong network.
+# Not mutated (do_not_mutate_patterns below): lines that only spell out an error
+# message (their wording is checked by the tests that match messages; a mutated
+# message is not a wrong network), and lines whose every mutant is equivalent by
+# construction: conversions of arrays that are already float64 (validated input)
+# and allocations, NumPy warning switches, the thread split and buffer reuse of the
+# projection (speed only: the arithmetic is the same), and stable sorts where ties
+# only reorder equal biases of zero-weight neurons. README, "Mutation score".
 # The last line is "mutation score: K killed, S survived, T timed out (P% killed)";
 # S counts mutants no test reached, P = K / (K + S + T). The surviving mutants are
 # listed in $OUT/survivors.txt (default: mutation-results/).
@@ -58,6 +62,21 @@ do_not_mutate_patterns =
     ^\s*f?"[^"]*"\s*,?\s*$
     raise \w+\(f?"
     msg = f?"
+    = \(?np\.asarray\(to_numpy\(
+    np\.ascontiguousarray\(
+    xp\.(empty|zeros)\(\(n,\), dtype=xp\.float64, device=
+    with np\.errstate\(
+    ranges = \[\(s, min\(n, s \+ chunk_rows\)\)
+    if _is_numpy\(X\) and len\(ranges\) > 8
+    workers = min\(4, os\.cpu_count
+    groups = \[ranges\[i::workers\]
+    ThreadPoolExecutor\(workers\)
+    list\(pool\.map\(
+    numpy_path = _is_numpy\(X\)
+    bufs = \[np\.empty
+    np\.argsort\((b|host\.b|zf), kind="stable"\)
+    np\.asarray\(host\.a, dtype=np\.float64\)
+    for row in R\], dtype=np\.float64\)
 CFG
 cd "$WORK"
 export NUMBA_DISABLE_JIT=1 PYTHONHASHSEED=0 FE_MUTATION=1  # tests/theorem1/conftest.py

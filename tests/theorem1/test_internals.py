@@ -348,3 +348,123 @@ def test_exact_order_repairs_float_values_a_few_ulps_off(rng):
         order = np.argsort(zs, kind="stable")
         got = _exact_order(Z[order], zs[order])
         assert list(got) == sorted(Z)
+
+
+def test_exact_differences_regrid_when_a_difference_is_inexact():
+    """1 + 2**-40 next to 2**60: their difference has no float64; both are re-gridded on
+    the neighbours' shared grid (2**12 here) and the weights telescope exactly."""
+    s_q = np.array([[2.0**60], [1.0 + 2.0**-40]])
+    q = np.array([[2.0**8], [2.0**-60]])
+    w, s2, q2 = C._exact_differences(s_q, q, np.array([1.0, 1.0]), 1.0, np)
+    assert s2.ravel().tolist() == [2.0**60, 0.0] and q2.ravel().tolist() == [2.0**12, 2.0**12]
+    assert w.ravel().tolist() == [2.0**60, -(2.0**60)]
+    with pytest.raises(ValueError, match=r"a weight overflows float64"):
+        C._exact_differences(
+            np.array([[1.7e308], [-1.7e308]]), np.ones((2, 1)), np.ones(2), 1.0, np
+        )
+
+
+def test_array_path_searches_kinks_like_the_compiled_loops(monkeypatch):
+    """Next to steep pieces the array path hands one output to the same sequential loops
+    (the kink search): the same network as the compiled path, bit for bit."""
+    pytest.importorskip("numba")
+    X, y = _clusters(1, 1000, 1e-12)  # 5,000 points: the compiled path
+    fast = fit(X, y, seed=1)
+    monkeypatch.setattr(C, "_fused_module", lambda X, plan: None)
+    slow = fit(X, y, seed=1)
+    assert np.array_equal(fast.a, slow.a)
+    assert np.max(np.abs(fast.b - slow.b) / np.spacing(np.abs(fast.b))) <= 1  # err per row vs block
+    assert certify(slow, X, y).max_residual < 1e-6
+
+
+def _compiled():
+    pytest.importorskip("numba")
+    from finite_expressivity.theorem1 import compiled
+
+    return compiled
+
+
+def test_grid_of_and_next_up_from_the_bits():
+    k = _compiled()
+    assert (
+        k._grid_of(1.0) == 2.0**-48 and k._grid_of(0.75) == 2.0**-49 and k._grid_of(8.0) == 2.0**-45
+    )
+    assert k._grid_of(2.0**-975) == 2.0**-1023 and k._grid_of(2.0**-974) == 2.0**-1022  # 48, 49
+    assert k._grid_of(2.0**-1000) == 2.0**-1048 and k._grid_of(0.0) == 2.0**-1071
+    assert k._next_up(0.0) == 5e-324 and k._next_up(-0.0) == 5e-324
+    assert k._next_up(1.0) == 1.0 + 2.0**-52 and k._next_up(0.5) == 0.5 + 2.0**-53
+    assert k._next_up(-1.0) == -1.0 + 2.0**-53 and k._next_up(-5e-324) == 0.0
+
+
+def test_first_span():
+    k = _compiled()
+    assert k._first_span(np.array([1.0, 3.0]), 0.0) == 2.0
+    assert k._first_span(np.array([2.0**50, 2.0**50 + 1]), 0.0) == 1024.0  # 2**-40 |z|
+    assert (
+        k._first_span(np.array([5.0]), 0.0) == 5.0 and k._first_span(np.array([-4.0]), 0.0) == 4.0
+    )
+    assert k._first_span(np.array([0.0]), 0.0) == 1.0  # a lone point at 0
+    assert k._first_span(np.array([1.0, 3.0]), 1e-3) == 2.0**27 * 1e-3
+    assert k._first_span(np.array([0.0, 0.0]), 0.0) == 2.0**-1000
+    for hu, err in (([1.0, 3.0], 0.0), ([5.0], 0.0), ([0.0], 1e-9)):  # the array path's twin
+        assert C._first_span(np.array(hu), err) == k._first_span(np.array(hu), err)
+
+
+def test_grids_and_slope_grid_agree_with_the_rule():
+    k = _compiled()
+    s = np.array([0.0, 0.0, 8.0, 0.0, 0.0, 0.0])
+    u = np.array([1.0, 2.0, 1.0, 1.0, 1.0, 4.0])
+    q = np.empty(6)
+    k._grids(s, u, 1.0, q)
+    floor = [2.0 ** (math.frexp(2.0**-60 / v)[1] - 49) for v in u]
+    want = [floor[0], 2.0**-45, 2.0**-45, 2.0**-45, floor[4], floor[5]]
+    assert q.tolist() == want
+    assert C._slope_grid(s[:, None], u, 1.0, np)[:, 0].tolist() == want
+    two = np.c_[s, np.r_[0.0, 0.0, 0.0, 0.0, 0.0, 16.0]]
+    assert C._slope_grid(two, u, 1.0, np)[4:, 1].tolist() == [2.0**-44, 2.0**-44]
+
+
+def test_any_row():
+    m = np.array([[False, True], [False, False], [True, False]])
+    assert C._any_row(m, np).tolist() == [True, False, True]
+    assert C._any_row(m[:, :1], np).tolist() == [False, False, True]
+
+
+def test_values_at_biases_solve_the_recurrence():
+    """V_0 = 0, V_{i+1} = y_i + rho_i (y_i - V_i): the sweeps reach the sequential values."""
+    y = np.array([[1.0], [-2.0], [3.0], [0.5], [4.0]])
+    rho = np.array([0.25, 0.5, 1e-3, 0.2])
+    V, sweeps = C._values_at_biases(y, rho, np)
+    want = [0.0]
+    for i in range(4):
+        want.append(y[i, 0] + rho[i] * (y[i, 0] - want[-1]))
+    assert V[:, 0].tolist() == pytest.approx(want, rel=1e-15) and 2 <= sweeps <= 5
+    V, sweeps = C._values_at_biases(y, np.full(4, 1e-30), np)  # nothing moves enough
+    assert sweeps == 1 and V[1:, 0].tolist() == pytest.approx(y[:-1, 0].tolist(), rel=1e-15)
+    V, sweeps = C._values_at_biases(y[:1], np.zeros(0), np)
+    assert sweeps == 0 and V.tolist() == [[0.0]]
+
+
+def test_place_kinks_statuses_and_statistics():
+    k = _compiled()
+
+    def run(hu, lu, eu, yu):
+        m = len(hu)
+        b, u, s, V = (np.empty(m) for _ in range(4))
+        out = k._place_kinks(np.array(hu), np.array(lu), np.array(yu), np.array(eu), b, u, s, V)
+        return out, b, u
+
+    (st, i, umin, ratio, top, ymax), b, u = run(
+        [0.0, 1.0, 3.0], [0.0, 0.0, 0.0], [0.0] * 3, [1.0, -2.0, 4.0]
+    )
+    assert (st, i, umin, ratio, ymax) == (0, 0, 1.0, math.inf, 4.0)
+    assert b.tolist() == [np.nextafter(-1.0, -2.0), 0.0, 1.0] and top == 3.0
+    (st, i, umin, ratio, *_), _, _ = run(
+        [0.0, 1.0, 3.0], [0.0, 1e-17, 0.0], [0.0, 1e-9, 1e-9], [1.0, 2.0, 4.0]
+    )
+    assert st == 0 and ratio == pytest.approx(1.0 / 1e-9, rel=1e-6)
+    assert run([0.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.1, 0.1], [1.0, 2.0, 3.0])[0][:2] == (4, 2)
+    assert run([0.0, 1.0, 1.0 + 2.0**-52], [0.0, 1e-17, 0.0], [0.0] * 3, [1.0, 2.0, 3.0])[0][
+        :2
+    ] == (1, 2)
+    assert run([0.0, 1e-300], [0.0, 0.0], [0.0, 0.0], [0.0, 1e300])[0][:2] == (2, 1)
