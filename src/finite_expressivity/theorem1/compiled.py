@@ -217,7 +217,10 @@ def _grids(s, u, ymax, q):
             g = max(g, abs(s[i - 1]))
         if i + 1 < m:
             g = max(g, abs(s[i + 1]))
-        q[i] = _grid_of(max(g, max((2.0**-60 * ymax) / u[i], 2.0**-1000)))
+        floor = 2.0**-60 * ymax
+        if g * u[i] < floor:  # the floor binds: gentle slopes (divide only then)
+            g = floor / u[i]
+        q[i] = _grid_of(max(g, 2.0**-1000))
 
 
 def _first_span(hu, err):  # err: the first point's error bound
@@ -249,7 +252,7 @@ def _place_kinks(hu, lu, yu, eu, b, u, s, Vs):
         return 1, 0, 0.0, 0.0, 0.0, 0.0
     V = 0.0
     umin = np.inf
-    ratio = np.inf
+    worst_u, worst_e = np.inf, 1.0  # the smallest u_i / eu_i, kept as a fraction
     top = 0.0
     ymax = 0.0
     for i in range(m):
@@ -257,11 +260,11 @@ def _place_kinks(hu, lu, yu, eu, b, u, s, Vs):
         Vs[i] = V
         s[i] = (yu[i] - V) / u[i]
         if not abs(s[i]) <= 1.7e308:
-            return 2, i, umin, ratio, top, ymax
+            return 2, i, umin, worst_u / worst_e, top, ymax
         top = max(top, abs(s[i]))
         if i + 1 < m:
             if (hu[i + 1] - hu[i]) + (lu[i + 1] - lu[i]) <= eu[i] + eu[i + 1]:
-                return 4, i + 1, umin, ratio, top, ymax  # ties: the slow path sorts them out
+                return 4, i + 1, umin, worst_u / worst_e, top, ymax  # ties: the slow path
             if eu[i] == 0.0 and lu[i] == 0.0:
                 b[i + 1] = hu[i]  # weak interleaving: the kink sits on the exact point
             else:
@@ -269,12 +272,12 @@ def _place_kinks(hu, lu, yu, eu, b, u, s, Vs):
             u[i + 1] = (hu[i + 1] - b[i + 1]) + lu[i + 1]
             eps = (b[i + 1] - hu[i]) - lu[i]
             if _too_close(u[i + 1], eps, eu[i], eu[i + 1]):
-                return 1, i + 1, umin, ratio, top, ymax
+                return 1, i + 1, umin, worst_u / worst_e, top, ymax
             umin = min(umin, u[i + 1])
-            if eu[i + 1] > 0.0:
-                ratio = min(ratio, u[i + 1] / eu[i + 1])
+            if u[i + 1] * worst_e < worst_u * eu[i + 1]:  # no division in the loop
+                worst_u, worst_e = u[i + 1], eu[i + 1]
             V = yu[i] + (eps / u[i]) * (yu[i] - V)
-    return 0, 0, umin, ratio, top, ymax
+    return 0, 0, umin, worst_u / worst_e, top, ymax
 
 
 def _too_close(u, eps, e_prev, e_this):
@@ -409,7 +412,9 @@ def _round_with_feedback(hu, lu, yu, eu, b, u, s, q, s_q, w, Vs, ratio, sig, tau
             k = delta * ratio[i] - sig[i] * k
         t = s[i] - k
         if i > 0:  # a carry can take the target past the grid's range: widen the grid
-            q[i] = max(q[i], _grid_of(max(abs(t), abs(s_q[i - 1]))))
+            top = max(abs(t), abs(s_q[i - 1]))
+            if top >= 2.0**49 * q[i]:  # below that, _grid_of(top) <= q[i]
+                q[i] = _grid_of(top)
         s_q[i] = _round_to(t, q[i])
         limit = max(limit, abs(s_q[i] - t) * u[i])
         if i == 0:
