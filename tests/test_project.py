@@ -1,5 +1,6 @@
 """The project's own promises: licence and citation metadata, the layout's rules (no
-import cycles, no two modules of one name, parts that do not import each other)."""
+import cycles, no two modules of one name, parts that do not import each other) and
+library functions that fit on a screen."""
 
 from __future__ import annotations
 
@@ -83,6 +84,38 @@ def test_no_two_modules_or_folders_share_a_name():
     for top in ("kernels", "experiments", "benchmarks", "scripts", "proofs"):
         names.setdefault(top, []).append(top + "/")
     assert {k: v for k, v in names.items() if len(v) > 1} == {}
+
+
+MAX_FUNCTION_LINES = 60  # code lines, the docstring not counted: one screen
+
+
+def _long_functions(root: Path, limit: int) -> list[str]:
+    import ast
+
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            body = node.body[1:] if ast.get_docstring(node) and len(node.body) > 1 else node.body
+            lines = node.end_lineno - body[0].lineno + 1
+            if lines > limit:
+                found.append(f"{path.relative_to(root)}:{node.lineno} {node.name} ({lines})")
+    return found
+
+
+def test_every_library_function_fits_on_a_screen():
+    assert _long_functions(PACKAGE, MAX_FUNCTION_LINES) == []
+
+
+def test_the_length_rule_sees_a_long_function(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES + 1))
+    (tmp_path / "long.py").write_text(f'def f():\n    """Doc."""\n{body}\n')
+    (tmp_path / "short.py").write_text(
+        f'def g():\n    """Doc."""\n{body[: body.rindex(chr(10))]}\n'
+    )
+    expected = [f"long.py:1 f ({MAX_FUNCTION_LINES + 1})"]
+    assert _long_functions(tmp_path, MAX_FUNCTION_LINES) == expected
 
 
 def test_every_artifact_is_listed_and_has_its_script():

@@ -97,3 +97,60 @@ def test_diagnose_orders_long_runs_of_close_projections_exactly():
     zs[0], zs[-1] = 0.25, 0.75
     Zs = np.array([1, *range(20, 10, -1), 30], dtype=object)  # a reversed run of 10
     assert list(_exact_order(Zs, zs)) == [1, *range(11, 21), 30]
+
+
+def test_accuracy_counts_points_whose_every_output_rounds_to_its_label():
+    """|c(x_i) - y_i| < 1/2 for every output, decided exactly on the residuals' own scale
+    2**E: 1/2 itself is a miss (E < 0), and so is any nonzero integer residual (E >= 0)."""
+    X = np.array([[1.0], [2.0], [3.0]])
+    half = TwoLayerReLU(np.array([1.0]), np.array([0.0]), np.array([0.5]))  # 0.5, 1, 1.5
+    assert certify(half, X, np.array([1.0, 1.0, 2.0])).accuracy == pytest.approx(1 / 3)
+    assert certify(half, X, np.array([0.0, 1.0, 1.0])).accuracy == pytest.approx(1 / 3)
+    assert certify(half, X, np.array([1.0, 1.0, 1.0])).accuracy == pytest.approx(1 / 3)
+    ident = TwoLayerReLU(np.array([1.0]), np.array([0.0]), np.array([1.0]))
+    for scale in (1.0, 2.0, 4.0):  # residual scale E = 0, 1, 2
+        cert = certify(ident, X * scale, np.array([1.0, 3.0, 3.0]) * scale)
+        assert cert.accuracy == pytest.approx(2 / 3) and cert.max_residual == scale
+    Y = np.stack([[1.0, 2.0, 3.0], [1.0, 3.0, 3.0]], axis=1)  # k = 2: one output misses
+    two = TwoLayerReLU(ident.a, ident.b, np.array([[1.0, 1.0]]))
+    cert = certify(two, X, Y)
+    assert cert.residuals.shape == (3, 2) and cert.accuracy == pytest.approx(2 / 3)
+
+
+def test_default_tolerance_and_mixed_libraries(rng):
+    net = TwoLayerReLU(np.array([1.0]), np.array([0.0]), np.array([1.0]))
+    X = np.array([[1.0], [2.0]])
+    assert certify(net, X, np.array([1.0, 1.5])).tol == 1.5e-6
+    assert certify(net, X, np.array([0.1, 0.2])).tol == 1e-6
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="different libraries"):
+        certify(net, torch.as_tensor(X), np.array([1.0, 2.0]))
+
+
+def test_network_without_neurons_and_non_finite_parameters():
+    X = np.array([[1.0], [2.0]])
+    empty = TwoLayerReLU(np.array([1.0]), np.zeros(0), np.zeros(0))
+    cert = certify(empty, X, np.array([0.5, -2.0]))
+    assert cert.max_residual == 2.0 and list(cert.residuals) == [-0.5, 2.0]
+    for name in "ab":
+        parts = {"a": np.array([1.0]), "b": np.array([0.0]), "w": np.array([1.0])}
+        parts[name] = np.array([np.inf])
+        with pytest.raises(ValueError, match=rf"^the network's {name} holds NaN or inf"):
+            certify(TwoLayerReLU(parts["a"], parts["b"], parts["w"]), X, np.zeros(2))
+
+
+def test_exact_projections_of_a_zero_direction_and_far_off_approximations(rng):
+    from finite_expressivity.theorem1.certify import Projections, _int_to_float, exact_outputs
+
+    Z, E, approx = exact_projections(rng.standard_normal((4, 3)), np.zeros(3))
+    assert list(Z) == [0, 0, 0, 0] and E == 0 and list(approx) == [0.0] * 4
+    # the count of biases below each point is found from the exact values even when the
+    # float approximations are far off (here all 0): it walks as far as it must
+    X = np.arange(1.0, 9.0)[:, None]
+    net = TwoLayerReLU(np.array([1.0]), np.arange(8.0) + 0.5, np.ones(8))
+    P = exact_projections(X, net.a)
+    C, Ec = exact_outputs(net, X, Projections(P.Z, P.E, np.zeros(8)))
+    C2, E2 = exact_outputs(net, X, Projections(P.Z, P.E, np.full(8, 100.0)))
+    want, _ = exact_outputs(net, X)
+    assert [int(v) for v in C[:, 0]] == [int(v) for v in want[:, 0]] == [int(v) for v in C2[:, 0]]
+    assert _int_to_float(-(1 << 2000), 0) == -np.inf and _int_to_float(1 << 2000, 0) == np.inf

@@ -64,3 +64,36 @@ def test_cli_depth_json(capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["depth"] == 4 and len(r["params_per_layer"]) == 4 and r["certified"]
     assert r["deep_equals_two_layer"] and max(r["params_per_layer"]) <= 4 * 1000 + 4
+
+
+def test_forward_in_chunks_and_bad_input(rng):
+    """The float64 forward pass covers every row whatever the chunk size, and refuses
+    points of another dimension (one line, naming both)."""
+    X = rng.standard_normal((600, 3))
+    y = rng.integers(0, 10, 600).astype(float)
+    deep = deepen(fit(X, y, seed=0), 5)
+    assert deep.depth == 5
+    whole = deep(X, chunk_rows=600)
+    for rows in (1, 7, 256):  # BLAS may round a block differently: compare to 1e-6
+        assert np.max(np.abs(deep(X, chunk_rows=rows) - whole)) < 1e-6
+    assert np.max(np.abs(whole - y)) < 1e-4
+    with pytest.raises(ValueError, match=r"^X has 2 coordinates but the network expects d=3$"):
+        deep(X[:, :2])
+
+
+def test_depth_bounds_are_exact():
+    X = np.arange(8.0).reshape(4, 2)
+    net = fit(X, np.arange(4.0), seed=0)
+    assert deepen(net, 6).depth == 6  # n + 2 is allowed
+    with pytest.raises(
+        ValueError,
+        match=r"^--depth must be between 3 and n \+ 2 = 6 \(2 is the two-layer network\), got 7$",
+    ):
+        deepen(net, 7)
+    with pytest.raises(ValueError, match=r"^--depth must be between 3 and n \+ 2 = 6 .*got 2$"):
+        deepen(net, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"^--depth supports one output \(w of shape \(n,\)\); give y of shape \(n,\)$",
+    ):
+        deepen(fit(X, np.eye(4), seed=0), 3)

@@ -115,7 +115,7 @@ def check_range(xmax: float) -> None:
 
 
 def project(X, a, plan: SlicePlan, xp, *, chunk_rows: int = 8192):
-    """Projections ``X @ a`` as a double-double ``(hi, lo)`` plus a rigorous error bound.
+    """Projections ``X @ a`` as a double-double ``(hi, lo)`` plus a rigorous error bound per row.
 
     Each block of ``chunk_rows`` rows is planned from its own largest entry
     (the plan's ``e_top`` is only a template); a NaN or inf raises
@@ -132,40 +132,40 @@ def project(X, a, plan: SlicePlan, xp, *, chunk_rows: int = 8192):
     -------
     hi, lo : arrays, shape (n,)
         ``hi + lo`` equals ``X @ a`` up to ``err``; ``|lo| <= ulp(hi) / 2``.
-    err : float
-        Bound on ``|X @ a - (hi + lo)|`` for every row.
+    err : array, shape (n,)
+        Bound on ``|X @ a - (hi + lo)|`` for each row: a row of tiny numbers next
+        to rows of large ones gets a tiny bound.
     """
     n, d = X.shape
     hi = xp.empty((n,), dtype=xp.float64, device=_device(X))
     lo = xp.empty((n,), dtype=xp.float64, device=_device(X))
+    err = xp.zeros((n,), dtype=xp.float64, device=_device(X))
     ranges = [(s, min(n, s + chunk_rows)) for s in range(0, n, chunk_rows)]
+    out = (hi, lo, err)
     if _is_numpy(X) and len(ranges) > 8 and (os.cpu_count() or 1) > 1:
         # NumPy releases the GIL in ufuncs and BLAS: split the rows between threads.
         workers = min(4, os.cpu_count() or 1)
         groups = [ranges[i::workers] for i in range(workers)]
         with ThreadPoolExecutor(workers) as pool:
-            found = list(pool.map(lambda g: _project_rows(X, a, plan, xp, g, hi, lo), groups))
+            list(pool.map(lambda g: _project_rows(X, a, plan, xp, g, out), groups))
     else:
-        found = [_project_rows(X, a, plan, xp, ranges, hi, lo)]
-    rmax = max(f[0] for f in found)
-    add_err = sum(f[1] for f in found)
-    asum = float(xp.sum(xp.abs(a)))
-    # |fl(R @ a) - R @ a| <= gamma_d * sum|R||a|; two_sum is exact; later additions
-    # round by at most u|l| each (add_err, summed over blocks: a safe over-estimate).
-    gamma = d * _EPS / (1 - d * _EPS)
-    err = gamma * rmax * asum + add_err if n else 0.0
+        _project_rows(X, a, plan, xp, ranges, out)
     return hi, lo, err
 
 
-def _project_rows(X, a, plan, xp, ranges, hi, lo) -> tuple[float, float]:
-    """Fill ``hi``/``lo`` for the given row ranges.
+def _project_rows(X, a, plan, xp, ranges, out) -> None:
+    """Fill ``hi``, ``lo`` and the error bound ``err`` (``out``) for the given row ranges.
 
-    Returns the largest last remainder ``|R|`` and a bound on the rounding of
-    the additions that gather the slices (zero for two slices or fewer).
+    A row's bound: ``|fl(R @ a) - R @ a| <= gamma_d sum_j |R_j| |a_j|`` for the one
+    rounded product (its computed sum rounded up by ``gamma_2``), plus ``u |l|``
+    for each later addition into the low part (TwoSum is exact).
     """
-    rmax, add_err = 0.0, 0.0
+    hi, lo, err = out
     template = plan
     numpy_path = _is_numpy(X)
+    d = X.shape[1]
+    gamma = (d + 2) * _EPS / (1 - (d + 2) * _EPS)
+    absa = xp.abs(a)
     if numpy_path:  # work buffers, reused block after block
         rows = max((stop - start for start, stop in ranges), default=0)
         bufs = [np.empty((rows, X.shape[1])) for _ in range(2 * template.n_exact)]
@@ -189,23 +189,25 @@ def _project_rows(X, a, plan, xp, ranges, hi, lo) -> tuple[float, float]:
                 r = max(float(xp.max(R)), -float(xp.min(R)))
                 if r == 0.0:  # data on the grid (MNIST): the projection is already exact
                     break
+        bound = 0.0
         if r != 0.0:
             # the one rounded product: a row-wise sum rounds each row the same way
             # wherever it sits (BLAS rounding can depend on a row's place in a block)
             parts.append(np.einsum("ij,j->i", R, a) if numpy_path else xp.sum(R * a, axis=1))
-            rmax = max(rmax, plan.grid(plan.n_exact - 1) / 2)  # |R| <= half the last grid
+            bound = gamma * (xp.abs(R) @ absa)
         if len(parts) == 1:
             hi[start:stop] = parts[0]
             lo[start:stop] = 0.0
+            err[start:stop] = bound
             continue
         h, l = two_sum(parts[0], parts[1])
         for p in parts[2:]:
             l = l + p
-            add_err += _EPS * float(xp.max(xp.abs(l)))  # each addition rounds by <= u|l|
+            bound = bound + _EPS * xp.abs(l)  # each addition rounds by <= u|l|
         h, l = two_sum(h, l)
         hi[start:stop] = h
         lo[start:stop] = l
-    return rmax, add_err
+        err[start:stop] = bound
 
 
 def _is_numpy(x) -> bool:

@@ -192,11 +192,17 @@ def check_main(args) -> int:
             f"examples {report.examples}, passed {report.passed}, failed {report.failed} "
             f"({out['seconds']:.1f} s)"
         )
+        width = max(map(len, report.families), default=0)
         for fam, count in report.families.items():
-            print(f"  {fam:<16} {count}")
+            print(f"  {fam:<{width}}  {count}")
     if report.failure:
+        again = (
+            " (it passed when run again: the first failing example)"
+            if report.failure["flaky"]
+            else ""
+        )
         print(
-            f"counterexample ({report.failure['error']}):\n{report.failure['snippet']}",
+            f"counterexample{again} ({report.failure['error']}):\n{report.failure['snippet']}",
             file=sys.stderr if args.json else sys.stdout,
         )
         return 1
