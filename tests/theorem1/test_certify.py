@@ -154,3 +154,29 @@ def test_exact_projections_of_a_zero_direction_and_far_off_approximations(rng):
     want, _ = exact_outputs(net, X)
     assert [int(v) for v in C[:, 0]] == [int(v) for v in want[:, 0]] == [int(v) for v in C2[:, 0]]
     assert _int_to_float(-(1 << 2000), 0) == -np.inf and _int_to_float(1 << 2000, 0) == np.inf
+
+
+def test_accuracy_on_the_integer_scale():
+    """Outputs that are exact integers (exponent E >= 0) and exact halves (E = -1):
+    a label one off is a miss, a label half off is a miss too (|r| = 1/2 is not
+    below 1/2)."""
+    net = TwoLayerReLU(np.array([1.0]), np.array([0.0]), np.array([2.0]))  # f(x) = 2 relu(x)
+    X = np.array([[1.0], [2.0], [3.0]])
+    cert = certify(net, X, np.array([2.0, 5.0, 6.0]))
+    assert cert.accuracy == pytest.approx(2 / 3) and cert.max_residual == 1.0
+    assert not cert.certified
+    half = TwoLayerReLU(np.array([1.0]), np.array([0.0]), np.array([0.5]))  # x / 2
+    cert = certify(half, X, np.array([1.0, 1.0, 2.0]))
+    assert cert.accuracy == pytest.approx(1 / 3) and cert.max_residual == 0.5
+    assert certify(net, X, np.array([2.0, 4.0, 6.0])).accuracy == 1.0
+
+
+def test_residuals_beyond_float64_range_are_infinite():
+    """A residual of 2**1100 is reported as inf, with its sign, never wrapped or
+    rounded to a finite number."""
+    net = TwoLayerReLU(np.array([1.0]), np.array([0.0]), np.array([2.0**1000]))
+    X = np.array([[2.0**100]])
+    cert = certify(net, X, np.array([0.0]))
+    assert cert.max_residual == np.inf and cert.residuals[0] == np.inf
+    neg = TwoLayerReLU(np.array([1.0]), np.array([0.0]), np.array([-(2.0**1000)]))
+    assert certify(neg, X, np.array([0.0])).residuals[0] == -np.inf

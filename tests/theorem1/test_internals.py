@@ -468,3 +468,16 @@ def test_place_kinks_statuses_and_statistics():
         :2
     ] == (1, 2)
     assert run([0.0, 1e-300], [0.0, 0.0], [0.0, 0.0], [0.0, 1e300])[0][:2] == (2, 1)
+
+
+def test_two_sum_error_is_exact():
+    """s + e equals a + b exactly, in both argument orders and both signs."""
+    from finite_expressivity.theorem1.exact import two_sum
+
+    a = np.array([1.0, 2.0**-60, -3.0, 1e300, 0.1])
+    b = np.array([2.0**-60, 1.0, 2.0**-55, -1e284, 0.2])
+    for x, y in ((a, b), (b, a), (-a, b)):
+        s, e = two_sum(x, y)
+        for si, ei, xi, yi in zip(s, e, x, y):
+            assert Fraction(si) + Fraction(ei) == Fraction(xi) + Fraction(yi)
+        assert e[0] != 0 and e[1] != 0  # 2**-60 is lost in s, kept in e
