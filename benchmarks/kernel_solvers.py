@@ -210,6 +210,11 @@ def main(argv=None) -> int:
     p.add_argument("--memory-gb", type=float, default=None)
     p.add_argument("--json", metavar="PATH", default=None)
     args = p.parse_args(argv)
+    if args.sklearn_max:
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            p.error("scikit-learn is not installed: pip install -e '.[dev]', or --sklearn-max 0")
 
     from finite_expressivity.data import load
 

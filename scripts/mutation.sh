@@ -92,6 +92,8 @@ while read -r name _; do
 done < <(grep -E ': (survived|no tests|suspicious)' "$OUT/survivors.txt") > "$OUT/survivor_diffs.txt" || true
 cp mutants/mutmut-cicd-stats.json "$OUT/stats.json"
 echo "mutation run: $(( $(date +%s) - start )) s, mutated: $MUTATE"
+echo "survivors by kind (a first cut by pattern, for review; names: scripts/mutation_survivors.py FILE KIND):"
+"$PY" "$ROOT/scripts/mutation_survivors.py" "$OUT/survivor_diffs.txt" | tee "$OUT/survivor_kinds.txt"
 "$PY" - "$OUT/stats.json" <<'PYEOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
