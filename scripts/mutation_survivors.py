@@ -55,7 +55,9 @@ def kind(minus: str, plus: str) -> str:
     """The letter of a mutant's kind, from its removed and added lines."""
     only_numbers = _NUM.sub("N", minus) == _NUM.sub("N", plus) and minus != plus
     only_op = _OP.sub("OP", minus) == _OP.sub("OP", plus) and minus != plus
-    if re.search(r"device=|_is_numpy|numpy_path|grid_data|chunk_rows|bufs\[|out=|copy=|4096|_device\(", minus):
+    if re.search(
+        r"device=|_is_numpy|numpy_path|grid_data|chunk_rows|bufs\[|out=|copy=|4096|_device\(", minus
+    ):
         return "A"
     if "dtype=" in minus:
         return "B"
