@@ -572,3 +572,20 @@ def test_info_reports_weights_gaps_and_which_loops_ran(path, monkeypatch):
     cert = certify(net, X, y, tol=info["float64_limit"])
     assert cert.certified and info["float64_limit"] > 0
     assert fit(X[:1], y[:1], seed=0).info["min_projection_gap"] is None
+
+
+@pytest.mark.parametrize("path", ["array", "compiled"])
+def test_near_duplicates_get_more_exact_slices(path, monkeypatch):
+    """Points 1e-12 apart need the projection exact to more bits than Gaussian points:
+    four slices (three exact) against two, on both paths; the array path gets there by
+    refining after a too-close pair (measured at this commit: a regression pin)."""
+    import finite_expressivity.theorem1.construction as construction
+
+    if path == "array":
+        monkeypatch.setattr(construction, "_fused_module", lambda X, plan: None)
+    X, y = _clusters(0, k=50)
+    net = fit(X, y, seed=0)
+    assert net.info["slices"] == 4 and certify(net, X, y).certified
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
+    assert fit(X, y, seed=0).info["slices"] == 2
