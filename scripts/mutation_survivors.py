@@ -1,10 +1,13 @@
-"""Sort the surviving mutants of ``scripts/mutation.sh`` by kind.
+"""Sort the surviving mutants of ``scripts/mutation.sh`` by kind, and check each is explained.
 
     python scripts/mutation_survivors.py mutation-results/survivor_diffs.txt [KIND]
 
-Reads the ``mutmut show`` diffs the script writes and prints how many survivors fall
-in each kind; with KIND (a letter), the names of that kind's mutants. The sorting is by
-pattern on the mutated line, a first cut for review, not a proof of equivalence:
+Reads the ``mutmut show`` diffs the script writes and the reviewed explanations in
+``scripts/mutation_explained.tsv`` (one line per surviving mutant: name, kind letter,
+why no test kills it). Prints how many survivors fall in each kind, how many of them
+are explained, and the names of any that are not; with KIND (a letter), the names of
+that kind's mutants. A survivor without an explanation is sorted by a pattern on the
+mutated line, a first cut for review, not a proof of equivalence:
 
 A  speed or placement only (device, NumPy fast path, chunking, buffers, copies)
 B  a dtype conversion of data that already has that dtype
@@ -21,6 +24,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 KINDS = {
     "A": "speed or placement only",
@@ -76,16 +80,44 @@ def kind(minus: str, plus: str) -> str:
     return "H"
 
 
+EXPLAINED = Path(__file__).with_name("mutation_explained.tsv")
+
+
+def explanations(path: Path = EXPLAINED) -> dict[str, tuple[str, str]]:
+    """``{mutant name: (kind letter, reason)}`` from the reviewed list (``#`` comments skipped)."""
+    out = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, letter, reason = (line.split("\t") + ["", ""])[:3]
+        if letter not in KINDS or not reason.strip():
+            raise SystemExit(
+                f"{path.name}:{number}: expected NAME<tab>KIND<tab>REASON, got {line!r}"
+            )
+        out[name.strip()] = (letter, reason.strip())
+    return out
+
+
 def main(argv: list[str]) -> int:
-    by_kind = defaultdict(list)
+    by_kind, missing = defaultdict(list), []
+    known = explanations() if EXPLAINED.exists() else {}
     with open(argv[0], encoding="utf-8") as f:
         for name, minus, plus in _blocks(f.read()):
-            by_kind[kind(minus, plus)].append(name)
+            if name in known:
+                by_kind[known[name][0]].append(name)
+            else:
+                by_kind[kind(minus, plus)].append(name)
+                missing.append(name)
     if len(argv) > 1:
         print("\n".join(by_kind[argv[1]]))
         return 0
     for k, label in KINDS.items():
         print(f"  {k} {len(by_kind[k]):5d}  {label}")
+    total = sum(map(len, by_kind.values()))
+    print(f"explained in {EXPLAINED.name}: {total - len(missing)} of {total} survivors")
+    if missing:
+        print(f"not yet explained ({len(missing)}; sorted above by pattern):")
+        print("\n".join(f"  {name}" for name in missing))
     return 0
 
 

@@ -148,3 +148,42 @@ def test_every_artifact_is_listed_and_has_its_script():
     for name in want:
         script = ROOT / "experiments" / f"{name.replace('-', '_')}.py"
         assert f'main(["run", "{name}", *sys.argv[1:]])' in script.read_text()
+
+
+def _survivors_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "mutation_survivors", ROOT / "scripts" / "mutation_survivors.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_explained_survivor_names_a_mutated_function_once():
+    script = _survivors_script()
+    lines = [
+        line.split("\t")[0]
+        for line in script.EXPLAINED.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    explained = script.explanations()  # raises on a line without a kind or a reason
+    assert len(explained) == len(lines), "a mutant is explained twice"
+    modules = {"construction", "exact", "compiled", "certify", "deep"}  # scripts/mutation.sh
+    for name in explained:
+        module = name.split(".")[2]
+        assert name.startswith("finite_expressivity.theorem1.") and module in modules, name
+        assert "__mutmut_" in name, name
+
+
+def test_survivor_report_lists_the_unexplained(tmp_path, capsys):
+    script = _survivors_script()
+    known = next(iter(script.explanations()))
+    diff = "--- f.py\n+++ f.py\n@@ -1 +1 @@\n-    x = 2.0**-40\n+    x = 2.0**-41\n"
+    text = f"# {known}: survived\n{diff}# pkg.mod.x_g__mutmut_1: survived\n{diff}"
+    (tmp_path / "diffs.txt").write_text(text)
+    assert script.main([str(tmp_path / "diffs.txt")]) == 0
+    out = capsys.readouterr().out
+    assert "explained in mutation_explained.tsv: 1 of 2 survivors" in out
+    assert out.rstrip().endswith("pkg.mod.x_g__mutmut_1")

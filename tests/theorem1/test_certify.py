@@ -180,3 +180,29 @@ def test_residuals_beyond_float64_range_are_infinite():
     assert cert.max_residual == np.inf and cert.residuals[0] == np.inf
     neg = TwoLayerReLU(np.array([1.0]), np.array([0.0]), np.array([-(2.0**1000)]))
     assert certify(neg, X, np.array([0.0])).residuals[0] == -np.inf
+
+
+def test_diagnose_orders_projections_that_cancel():
+    """Projections near 0 by cancellation: a float sum of the exact slices was off by
+    ~1e15 units in the last place, left points misordered and reported a wrong gap."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(3)
+    X = rng.standard_normal((6, 3)) * np.array([[1e-3, 10.0, 1.0]])
+    X[:, 2] = -(X[:, :2] @ a[:2]) / a[2] * (1 + rng.standard_normal(6) * 1e-15)
+    P = exact_projections(X, a)
+    exact = sorted(Fraction(int(z)) * Fraction(2) ** P.E for z in P.Z)
+    want = min(q - p for p, q in zip(exact, exact[1:]) if q > p)
+    net = TwoLayerReLU(a, np.zeros(1), np.ones(1))
+    assert diagnose(net, X, projections=P).min_gap == float(want)
+    # each approximation is the float64 nearest to its exact projection
+    assert P.approx.tolist() == [float(Fraction(int(z)) * Fraction(2) ** P.E) for z in P.Z]
+
+
+def test_exact_integers_round_once_to_the_nearest_float():
+    from finite_expressivity.theorem1.certify import _int_to_float
+
+    assert _int_to_float(2**64 + 2**11 + 1, 0) == 2.0**64 + 2.0**12  # not truncated first
+    assert _int_to_float(-(2**64 + 2**11 + 1), -3) == -(2.0**61 + 2.0**9)
+    assert _int_to_float(3, -1076) == 2.0**-1074  # a subnormal, rounded once
+    assert _int_to_float(1, -1076) == 0.0 and _int_to_float(5, 1023) == float("inf")
+    assert _int_to_float(-5, 1023) == -float("inf")

@@ -48,12 +48,23 @@ def test_failing_sets():
     assert lo.tolist() == pytest.approx([-math.inf, 1.0]) and hi.tolist() == pytest.approx(
         [-1.0, math.inf]
     )
-    # a flat factor (h = cB): fails everywhere when it fails at t = 0, nowhere otherwise
-    for g, want in ((0.05, [(-math.inf, math.inf)]), (0.5, [])):
+    # a flat factor (h = cB): the other factor's sign decides, on a half-line
+    # (g = 0.05: -0.05 (0.15 + t) < 0 for t > -0.15; g = 0.5: 0.4 (0.6 + t) < 0 for t < -0.6)
+    for g, want in ((0.05, [(-0.15, math.inf)]), (0.5, [(-math.inf, -0.6)])):
         lo, hi = C._failing_sets(np.array([g]), np.array([0.5]), np.array([0.1]), np.array([0.5]))
-        assert list(zip(lo, hi)) == want
+        assert list(zip(lo, hi)) == [pytest.approx(w, rel=1e-15) for w in want]
+    # h = -cB: (-0.05 - t) 0.15 < 0 for t > -0.05
     lo, hi = C._failing_sets(np.array([0.05]), np.array([-0.5]), np.array([0.1]), np.array([0.5]))
-    assert list(zip(lo, hi)) == [(-math.inf, math.inf)]
+    assert list(zip(lo, hi)) == [pytest.approx((-0.05, math.inf), rel=1e-15)]
+    # both factors flat (h = cB = 0): fails everywhere when they differ in sign, else nowhere
+    for g, want in ((0.05, [(-math.inf, math.inf)]), (0.5, [])):
+        lo, hi = C._failing_sets(np.array([g]), np.array([0.0]), np.array([0.1]), np.array([0.0]))
+        assert list(zip(lo, hi)) == want
+    # slopes whose product underflows are still slopes: between the roots
+    lo, hi = C._failing_sets(
+        np.array([1e-300]), np.array([2e-300]), np.array([1e-301]), np.array([1e-301])
+    )
+    assert len(lo) == 1 and lo[0] < hi[0] < 0
 
 
 def test_free_points_with_no_pairs_is_the_first_direction():

@@ -96,7 +96,7 @@ def _default_tol(y: np.ndarray) -> float:
 
 
 class Projections(NamedTuple):
-    """Exact projections ``X @ a == Z * 2**E`` (Python ints) and a float64 approximation."""
+    """Exact projections ``X @ a == Z * 2**E`` (Python ints) and the nearest float64s."""
 
     Z: np.ndarray
     E: int
@@ -127,14 +127,14 @@ def exact_projections(X: np.ndarray, a: np.ndarray) -> Projections:
         terms += [(sl, Ea + _LIMB * t) for sl in exact_slices(X, limb, plan)]
     if not terms:
         return Projections(np.zeros(n, dtype=object), 0, np.zeros(n))
-    approx = np.zeros(n)
-    for sl, shift in sorted(terms, key=lambda term: -term[1]):
-        approx += np.ldexp(sl, shift)
     ints = [(to_dyadic_ints(sl), shift) for sl, shift in terms]
     E = min(e + shift for (_, e), shift in ints)
     Z = np.zeros(n, dtype=object)
     for (m, e), shift in ints:
         Z = Z + m * (1 << (e + shift - E))
+    # each projection rounded once from its exact value: a float sum of the slices
+    # could cancel to far more than the few units in the last place _exact_order allows
+    approx = np.array([_int_to_float(int(z), E) for z in Z], dtype=np.float64)
     return Projections(Z, E, approx)
 
 
@@ -161,12 +161,13 @@ def _count_below(
 
 
 def _int_to_float(v: int, e: int) -> float:
-    """``float(v * 2**e)`` without overflow in the intermediate integer (+-inf beyond range)."""
-    bits = abs(v).bit_length()
+    """``v * 2**e`` rounded once to the nearest float64 (+-inf beyond range).
+
+    Python's integer true division is correctly rounded, subnormals included, so no
+    intermediate rounding (or overflow of an intermediate float) can creep in.
+    """
     try:
-        if bits > 64:
-            return math.ldexp(float(v >> (bits - 64)), e + bits - 64)
-        return math.ldexp(float(v), e)
+        return v / (1 << -e) if e < 0 else float(v << e)
     except OverflowError:
         return math.inf if v > 0 else -math.inf
 

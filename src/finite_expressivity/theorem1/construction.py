@@ -603,7 +603,8 @@ def _round_slopes(s, q, b, u, eps, xp, ymax: float):
     ``eps_i``, which matters where ``eps_i`` is not tiny against the gap). Only
     carries above ``2**-40 max|dy|`` are passed on, so after the first rounding
     this touches just the pieces next to steep ones (near-duplicate points),
-    following each carry to the right until it has been absorbed. The grids
+    following each carry to the right until it has been absorbed; a piece whose
+    target moves again passes on the change of its carry. The grids
     ``q`` are fixed up front with a 2x margin; :func:`_exact_differences`
     checks the weights are still exact.
     """
@@ -615,6 +616,7 @@ def _round_slopes(s, q, b, u, eps, xp, ymax: float):
         off = eps[:, None]  # eps[j] = b_{j+1} - z_j
         noise = 2.0**-40 * max(1.0, 2 * float(xp.max(xp.abs(s[:1] * u[:1]))), ymax)
         t = xp.asarray(s, copy=True)
+        taken = xp.zeros_like(s)  # the carry each piece has absorbed
         # pieces whose rounding shifts the values to their right by more than noise
         src = xp.nonzero(_any_row(xp.abs((s_q[:-1, ...] - s[:-1, ...]) * length) > noise, xp))[0]
         for _ in range(_MAX_CARRY):  # a for loop: a bound no edit can remove
@@ -631,12 +633,15 @@ def _round_slopes(s, q, b, u, eps, xp, ymax: float):
             s_dst = xp.round(t_dst / q_dst) * q_dst
             t[dst, :] = t_dst
             s_q[dst, :] = s_dst
+            taken[dst, :] = carry
             nxt = dst < m - 1
             dst, s_dst, t_dst = dst[nxt], s_dst[nxt, ...], t_dst[nxt, ...]
             following = (s_dst - t_dst) * xp.take(length, dst, axis=0) - xp.take(
                 off, dst, axis=0
             ) * (xp.take(s, dst, axis=0) - t_dst)
-            src = dst[_any_row(xp.abs(following) > noise, xp)]
+            # pass a carry on again where it moved from what the next piece absorbed
+            moved = following - xp.take(taken, dst + 1, axis=0)
+            src = dst[_any_row(xp.abs(moved) > noise, xp)]
     return s_q, q, sweep
 
 
@@ -736,7 +741,7 @@ def _collision_pairs(Xh, hi, lo, err) -> np.ndarray:
 def _close_pairs(Xh, hi, lo) -> np.ndarray:
     """Pairs of distinct points close enough that some direction could project them together.
 
-    Runs of sorted projections less than ``2**-24`` of the largest apart hold them;
+    Runs of sorted projections at most ``2**-24`` of the largest apart hold them;
     within a run, each point is paired with its next ``_WINDOW`` neighbours.
     """
     hi, lo = np.asarray(to_numpy(hi)), np.asarray(to_numpy(lo))
@@ -788,16 +793,21 @@ def _free_points(Xh, pairs, a, v) -> list[float]:
 
 def _failing_sets(g, h, cA, cB):
     """Intervals ``(lo, hi)`` of t where ``(g - cA + t (h - cB)) (g + cA + t (h + cB)) < 0``."""
+    s1, s2, k1, k2 = h - cB, h + cB, g - cA, g + cA
     with np.errstate(divide="ignore", invalid="ignore"):
-        s1, s2 = h - cB, h + cB
-        r1, r2 = -(g - cA) / s1, -(g + cA) / s2
-        lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
-    between = s1 * s2 > 0  # a parabola opening upwards: negative between its roots
-    flat = s1 * s2 == 0  # a line or a constant: fails everywhere if it fails at t = 0
-    now = (g - cA) * (g + cA) < 0
+        r1, r2 = -k1 / s1, -k2 / s2
+    lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
+    sign = np.sign(s1) * np.sign(s2)  # not s1 * s2, which can underflow to 0
+    between, outside = sign > 0, sign < 0  # a parabola opening upwards or downwards
+    # one factor constant: the other's sign decides, on a half-line from its root
+    line = (sign == 0) & ((s1 != 0) | (s2 != 0))
+    root = np.where(s1 == 0, r2, r1)
+    side = np.where(s1 == 0, np.sign(k1) * np.sign(s2), np.sign(k2) * np.sign(s1))  # > 0: left
+    left, right = line & (side > 0), line & (side < 0)
+    always = (s1 == 0) & (s2 == 0) & (np.sign(k1) * np.sign(k2) < 0)  # constants of opposite sign
     inf = np.full(len(g), np.inf)
-    los = [lo[between], -inf[~between & ~flat], hi[~between & ~flat], -inf[flat & now]]
-    his = [hi[between], lo[~between & ~flat], inf[~between & ~flat], inf[flat & now]]
+    los = [lo[between], -inf[outside], hi[outside], -inf[left], root[right], -inf[always]]
+    his = [hi[between], lo[outside], inf[outside], root[left], inf[right], inf[always]]
     return np.concatenate(los), np.concatenate(his)
 
 

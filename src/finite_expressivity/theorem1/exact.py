@@ -109,7 +109,7 @@ def check_range(xmax: float) -> None:
     """Refuse data whose largest magnitude would overflow the slicing constants."""
     if xmax >= 2.0**900:
         raise ValueError(
-            f"X has max |x| = {xmax:.3g}, above 2**900; rescale X (the network is "
+            f"X has max |x| = {xmax:.3g}, at or above 2**900; rescale X (the network is "
             "scale-equivariant) before fitting"
         )
 
