@@ -407,3 +407,19 @@ def test_a_carry_is_revised_when_the_piece_that_passed_it_moves_again():
     errors = np.cumsum([Fraction(a) - Fraction(b) for a, b in zip(s_q, s)])
     assert errors.tolist() == [Fraction(-3, 2**22), 0, 0, 0]
     assert sweeps == 2
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_weight_overflow_is_reported_as_a_weight_on_every_path():
+    """Slopes 0, 1.5e308, -1.5e308 are finite; the weight -3e308 between the last two is
+    not. The compiled pass with a duplicate point (0 again) hands it to the array path,
+    which says what overflowed."""
+    k = _compiled()
+    for z, y in (
+        ([0.0, 1.0, 2.0], [0.0, 1.5e308, 0.0]),
+        ([0.0, 1.0, 2.0, 0.0], [0, 1.5e308, 0, 0]),
+    ):
+        X, Y, hi, lo, err, xp = _line(z, y)
+        for fused in (None, k):
+            with pytest.raises(ValueError, match=r"\(a weight overflows float64\)"):
+                C._solve(X, Y, hi, lo, err, xp, fused=fused)

@@ -340,9 +340,8 @@ def _solve(X, y, hi, lo, err, xp, fused=None):
         status, _, b, w, st = fused.slopes_and_weights(hu, lu, yu[:, 0], np.arange(m), eu)
         if status == 0:
             return _expand(b, w[:, None], keep, xp), _fused_stats(n, m, st)
-        if status == 2:
-            raise ValueError(_OVERFLOW.format("slope"))
-        # a collision or inexact weights: the array path below names the points or re-grids
+        # a collision, an overflow or inexact weights: the array path below names the
+        # points, says whether a slope or a weight overflows, or re-grids
     b = _biases(hu, lu, eu, xp)
     u = (hu - b) + lu  # z_i - b_i > 0, to a relative error of a few ulps
     eps = (b[1:] - hu[:-1]) - lu[:-1]  # b_{i+1} - z_i >= 0, > err_i if err_i > 0 (b - hu exact)
