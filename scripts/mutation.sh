@@ -2,7 +2,7 @@
 # Mutation testing of the Theorem 1 code with mutmut: the construction, the exact
 # arithmetic, the compiled loops, the certificate and the depth-k network are mutated
 # one change at a time; the Theorem 1 tests and the property checker (its Hypothesis
-# test) are the killers. About MINUTES minutes on 2 cores.
+# test) are the killers. About 17 minutes on 2 cores.
 #
 #   bash scripts/mutation.sh              # all five modules
 #   MUTATE="exact.py deep.py" bash scripts/mutation.sh
@@ -18,7 +18,7 @@
 # projection (speed only: the arithmetic is the same), and stable sorts where ties
 # only reorder equal biases of zero-weight neurons. README, "Mutation score".
 # The last line is "mutation score: K killed, S survived, T timed out (P% killed)";
-# S counts mutants no test reached, P = K / (K + S + T). The surviving mutants are
+# S counts the survivors and the mutants no test reached, P = K / (K + S + T). The surviving mutants are
 # listed in $OUT/survivors.txt (default: mutation-results/), their diffs in
 # $OUT/survivor_diffs.txt; each should have its reason in scripts/mutation_explained.tsv,
 # and the report before the score names any that do not.

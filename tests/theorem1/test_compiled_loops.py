@@ -485,3 +485,26 @@ def test_slopes_and_weights_search_the_kink_next_to_a_steep_piece():
     for i in range(3):
         f = sum(Fraction(w[j]) * (Fraction(hu[i]) - Fraction(b[j])) for j in range(i + 1))
         assert abs(f - Fraction(y[i])) <= 2 * Fraction(stats[0]) < 2.0**-40
+
+
+@pytest.mark.parametrize("ymax", [0.5, 2.0**10])
+def test_slopes_search_and_stop_thresholds_scale_with_the_labels(monkeypatch, ymax):
+    """The kink search starts where a rounded slope can miss by 2**-24 max(1, max|y|) and
+    stops at a miss below 2**-28 max(1, max|y|) (the module's _SEARCH and _SEARCH_STOP)."""
+    seen = []
+    feedback = K._round_with_feedback
+
+    def spy(*args):
+        seen.append(args[-2:])
+        return feedback(*args)
+
+    monkeypatch.setattr(K, "_round_with_feedback", spy)
+    slopes = getattr(K._slopes, "py_func", K._slopes)  # the loop as Python, to see the call
+    hu, y = np.array([0.0, 1.0, 3.0]), np.array([ymax / 4, -ymax, ymax / 2])
+    m = len(hu)
+    work = tuple(np.zeros(m) for _ in range(13))  # as slopes_and_weights allocates it
+    err = np.full(m, 2.0**-60)
+    status, _ = slopes(hu, np.zeros(m), y, err, np.arange(m), work, np.zeros(5))
+    assert status == 0
+    scale = max(1.0, ymax)
+    assert seen == [(2.0**-24 * scale, 2.0**-28 * scale)]

@@ -56,6 +56,9 @@ def test_failing_sets():
     # h = -cB: (-0.05 - t) 0.15 < 0 for t > -0.05
     lo, hi = C._failing_sets(np.array([0.05]), np.array([-0.5]), np.array([0.1]), np.array([0.5]))
     assert list(zip(lo, hi)) == [pytest.approx((-0.05, math.inf), rel=1e-15)]
+    # h - cB = 1, h + cB = 0: (0.4 + t) 0.6 < 0 for t < -0.4
+    lo, hi = C._failing_sets(np.array([0.5]), np.array([0.5]), np.array([0.1]), np.array([-0.5]))
+    assert list(zip(lo, hi)) == [pytest.approx((-math.inf, -0.4), rel=1e-15)]
     # both factors flat (h = cB = 0): fails everywhere when they differ in sign, else nowhere
     for g, want in ((0.05, [(-math.inf, math.inf)]), (0.5, [])):
         lo, hi = C._failing_sets(np.array([g]), np.array([0.0]), np.array([0.1]), np.array([0.0]))

@@ -423,3 +423,17 @@ def test_weight_overflow_is_reported_as_a_weight_on_every_path():
         for fused in (None, k):
             with pytest.raises(ValueError, match=r"\(a weight overflows float64\)"):
                 C._solve(X, Y, hi, lo, err, xp, fused=fused)
+
+
+def test_a_carry_already_absorbed_is_not_passed_on_again():
+    """Two outputs: piece 0 rounds off in output 0, piece 1 in output 1. One sweep moves
+    piece 1 (output 0) and piece 2 (output 1); piece 1 is revisited for output 0, but what
+    it passes on in output 1 is what piece 2 has already absorbed: no second sweep."""
+    tail = 2.0**-20
+    s = np.array([[1 + tail, 0.5], [0.5, 1 + tail], [0.25, 0.25], [0.125, 0.125]])
+    q = np.array([[2.0**-18, 2.0**-50], [2.0**-50, 2.0**-18], [2.0**-50] * 2, [2.0**-50] * 2])
+    u, b = np.ones(4), np.arange(4.0)
+    s_q, _, sweeps = C._round_slopes(s.copy(), q, b, u, np.zeros(3), np, 2.0)
+    assert sweeps == 1
+    want = [[1.0, 0.5], [0.5 + tail, 1.0], [0.25, 0.25 + tail], [0.125, 0.125]]
+    assert s_q.tolist() == want
