@@ -115,6 +115,11 @@ def main(argv: list[str]) -> int:
         print(f"  {k} {len(by_kind[k]):5d}  {label}")
     total = sum(map(len, by_kind.values()))
     print(f"explained in {EXPLAINED.name}: {total - len(missing)} of {total} survivors")
+    stale = len(set(known) - {name for names in by_kind.values() for name in names})
+    if stale:
+        print(
+            f"{stale} explained mutants did not survive this run (killed, renumbered by an edit, or not mutated)"
+        )
     if missing:
         print(f"not yet explained ({len(missing)}; sorted above by pattern):")
         print("\n".join(f"  {name}" for name in missing))
