@@ -508,3 +508,13 @@ def test_slopes_search_and_stop_thresholds_scale_with_the_labels(monkeypatch, ym
     assert status == 0
     scale = max(1.0, ymax)
     assert seen == [(2.0**-24 * scale, 2.0**-28 * scale)]
+
+
+def test_smallest_ratio_when_cross_products_round_equal():
+    """u_2 e_1 and u_1 e_2 round to the same float while u_1 / e_1 is one ulp below
+    u_2 / e_2: the statistic min u_i / e_i is the smaller, the first."""
+    hu, eu = [0.0, 1.0, 2.8147263462160557], [0.0, 9.62762019121505e-13, 1.747149601234107e-12]
+    (status, _, _, ratio, _, _), _, u = _place(hu, [0.0] * 3, eu, [0.0, 1.0, 0.0])
+    assert status == 0
+    assert u[2] * eu[1] == u[1] * eu[2] and u[1] / eu[1] < u[2] / eu[2]  # the case
+    assert ratio == u[1] / eu[1]
