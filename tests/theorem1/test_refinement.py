@@ -62,6 +62,16 @@ def _collide(gap, refinable=True):
     return outcome
 
 
+def _collide_first(gap, ratio):
+    """A refinable collision at the first projection, then solves of precision ``ratio``."""
+    collide = _collide(gap)
+
+    def outcome(step, err):
+        return collide(step, err) if step == 0 else ratio
+
+    return outcome
+
+
 # --- the refinement rule, step by step ----------------------------------------------------
 
 
@@ -87,38 +97,21 @@ def test_collision_asks_for_the_slices_that_shrink_the_bound_64_times_below_the_
 def test_a_shrink_of_exactly_one_slice_width_asks_for_two_slices(monkeypatch):
     """64 err / gap = 2**20 with 20-bit slices: ceil(20 / 20) + 1 = 2 more slices."""
     gap = 2.0**-34 * 3  # the largest row's bound is 3 err_of(n)
-
-    def outcome(step, err):
-        if step == 0:
-            raise C._Collision("points 0 and 1 collide", refinable=True, gap=gap, err=err)
-        return 2.0**40
-
-    s = _Script(monkeypatch, lambda n: 2.0 ** (-20 * n), outcome)
+    s = _Script(monkeypatch, lambda n: 2.0 ** (-20 * n), _collide_first(gap, 2.0**40))
     assert C._fit_direction(_prob(), _A)[1]["slices"] == 4
     assert s.slices == [1, 3]
 
 
 def test_a_tie_asks_for_two_more_slices(monkeypatch):
     """A tie (gap 0) gives no factor to shrink by: two more slices."""
-
-    def outcome(step, err):
-        if step == 0:
-            raise C._Collision("distinct points 0 and 2 tie", refinable=True, gap=0.0, err=err)
-        return 2.0**30
-
-    s = _Script(monkeypatch, lambda n: 2.0**-30 / 4**n, outcome)
+    s = _Script(monkeypatch, lambda n: 2.0**-30 / 4**n, _collide_first(0.0, 2.0**30))
     assert C._fit_direction(_prob(), _A)[1]["slices"] == 4
     assert s.slices == [1, 3]
 
 
 def test_a_gap_below_one_is_still_a_gap(monkeypatch):
     """The shrink factor is used for every positive gap, however small or large."""
-
-    def outcome(step, err):
-        if step == 0:
-            raise C._Collision("points 0 and 1 collide", refinable=True, gap=0.5, err=err)
-        return math.inf
-
+    outcome = _collide_first(0.5, math.inf)
     s = _Script(monkeypatch, lambda n: 2.0**-27, outcome)  # 64 * 3 * 2**-27 / 0.5 < 1
     assert C._fit_direction(_prob(), _A)[1]["slices"] == 3
     assert s.slices == [1, 2]
