@@ -18,10 +18,10 @@
 # projection (speed only: the arithmetic is the same), and stable sorts where ties
 # only reorder equal biases of zero-weight neurons. README, "Mutation score".
 # The last line is "mutation score: K killed, S survived, T timed out (P% killed)";
-# S counts the survivors and the mutants no test reached, P = K / (K + S + T). The surviving mutants are
-# listed in $OUT/survivors.txt (default: mutation-results/), their diffs in
-# $OUT/survivor_diffs.txt; each should have its reason in scripts/mutation_explained.tsv,
-# and the report before the score names any that do not.
+# S counts the survivors and the mutants no test reached, P = K / (K + S + T). The
+# surviving mutants are listed in $OUT/survivors.txt (default: mutation-results/),
+# their diffs in $OUT/survivor_diffs.txt; each should have its reason in
+# scripts/mutation_explained.tsv, and the report before the score names any that do not.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python}
@@ -93,7 +93,7 @@ while read -r name _; do
 done < <(grep -E ': (survived|no tests|suspicious)' "$OUT/survivors.txt") > "$OUT/survivor_diffs.txt" || true
 cp mutants/mutmut-cicd-stats.json "$OUT/stats.json"
 echo "mutation run: $(( $(date +%s) - start )) s, mutated: $MUTATE"
-echo "survivors by kind (a first cut by pattern, for review; names: scripts/mutation_survivors.py FILE KIND):"
+echo "survivors by kind (from scripts/mutation_explained.tsv; unexplained ones by pattern; names: scripts/mutation_survivors.py FILE KIND):"
 "$PY" "$ROOT/scripts/mutation_survivors.py" "$OUT/survivor_diffs.txt" | tee "$OUT/survivor_kinds.txt"
 "$PY" - "$OUT/stats.json" <<'PYEOF'
 import json, sys

@@ -99,10 +99,11 @@ def explanations(path: Path = EXPLAINED) -> dict[str, tuple[str, str]]:
 
 
 def main(argv: list[str]) -> int:
-    by_kind, missing = defaultdict(list), []
+    by_kind, missing, seen = defaultdict(list), [], set()
     known = explanations() if EXPLAINED.exists() else {}
     with open(argv[0], encoding="utf-8") as f:
         for name, minus, plus in _blocks(f.read()):
+            seen.add(name)
             if name in known:
                 by_kind[known[name][0]].append(name)
             else:
@@ -113,9 +114,8 @@ def main(argv: list[str]) -> int:
         return 0
     for k, label in KINDS.items():
         print(f"  {k} {len(by_kind[k]):5d}  {label}")
-    total = sum(map(len, by_kind.values()))
-    print(f"explained in {EXPLAINED.name}: {total - len(missing)} of {total} survivors")
-    stale = len(set(known) - {name for names in by_kind.values() for name in names})
+    print(f"explained in {EXPLAINED.name}: {len(seen) - len(missing)} of {len(seen)} survivors")
+    stale = len(set(known) - seen)
     if stale:
         print(
             f"{stale} explained mutants did not survive this run (killed, renumbered by an edit, or not mutated)"
